@@ -1,0 +1,221 @@
+//! The `certgate` binary run as a user would, on real files.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn certgate(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_certgate"))
+        .args(args)
+        .output()
+        .expect("the certgate binary runs")
+}
+
+fn example(rel: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(rel)
+        .display()
+        .to_string()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn check_accepts_the_seed_policy_with_a_summary() {
+    let out = certgate(&["policy", "check", &example("seed-policy.yaml")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("valid policy extworkforce-ai-cert-gate-v1"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("AI_BUILDER_EXTERNAL: 3 module(s), pass 92%"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn check_lists_every_problem_and_exits_2() {
+    let file = example("bad-policies/many-errors.yaml");
+    let out = certgate(&["policy", "check", &file]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("10 problem(s)"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{file}:12:3: scope.regionAllowed: unknown key")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("did you mean `regionsAllowed`?"),
+        "{stderr}"
+    );
+
+    let json = certgate(&["policy", "check", &file, "--json"]);
+    assert_eq!(json.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["valid"], false);
+    assert_eq!(v["errors"].as_array().unwrap().len(), 10);
+    assert!(v["errors"][0]["line"].as_u64().unwrap() > 0);
+
+    let broken = certgate(&["policy", "check", &example("bad-policies/not-yaml.yaml")]);
+    assert_eq!(broken.status.code(), Some(2));
+    assert!(text(&broken.stderr).contains("not valid YAML"));
+    let empty = certgate(&[
+        "policy",
+        "check",
+        &example("bad-policies/empty-regions.yaml"),
+    ]);
+    assert!(text(&empty.stderr).contains("scope.regionsAllowed: must not be empty"));
+}
+
+fn copy_seed(dir: &Path) -> PathBuf {
+    let path = dir.join("policy.yaml");
+    std::fs::copy(example("seed-policy.yaml"), &path).unwrap();
+    path
+}
+
+#[test]
+fn keygen_sign_verify_and_detect_tampering() {
+    let dir = tempfile::tempdir().unwrap();
+    let (secret, public) = (
+        dir.path().join("org.key.pem"),
+        dir.path().join("org.pub.pem"),
+    );
+    let (s, p) = (secret.to_str().unwrap(), public.to_str().unwrap());
+    assert_eq!(
+        certgate(&["policy", "keygen", "--secret", s, "--public", p])
+            .status
+            .code(),
+        Some(0)
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the secret key is private to its owner");
+    }
+    let again = certgate(&["policy", "keygen", "--secret", s, "--public", p]);
+    assert_eq!(again.status.code(), Some(2), "never overwrites a key");
+
+    let policy = copy_seed(dir.path());
+    let f = policy.to_str().unwrap();
+    let unsigned = certgate(&["policy", "verify", f, "--pubkey", p]);
+    assert_eq!(unsigned.status.code(), Some(1));
+    assert!(text(&unsigned.stderr).contains("not signed"));
+
+    assert_eq!(
+        certgate(&["policy", "sign", f, "--key", s]).status.code(),
+        Some(0)
+    );
+    let ok = certgate(&["policy", "verify", f, "--pubkey", p]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
+    assert!(text(&ok.stdout).contains("signature OK"));
+
+    let tampered = std::fs::read_to_string(&policy)
+        .unwrap()
+        .replace("minScorePct: 85", "minScorePct: 50");
+    std::fs::write(&policy, tampered).unwrap();
+    let bad = certgate(&["policy", "verify", f, "--pubkey", p]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        text(&bad.stderr).contains("altered"),
+        "{}",
+        text(&bad.stderr)
+    );
+
+    let demo_key = example("keys/DEMO-org-signing.pub.pem");
+    let other_key = certgate(&["policy", "verify", f, "--pubkey", &demo_key]);
+    assert_eq!(
+        other_key.status.code(),
+        Some(1),
+        "another org's key does not verify"
+    );
+}
+
+#[test]
+fn sign_refuses_an_invalid_policy_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::copy(example("bad-policies/many-errors.yaml"), &bad).unwrap();
+    let out = certgate(&[
+        "policy",
+        "sign",
+        bad.to_str().unwrap(),
+        "--key",
+        &example("keys/DEMO-org-signing.key.pem"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        !dir.path().join("bad.yaml.sig").exists(),
+        "no signature for a broken policy"
+    );
+}
+
+#[test]
+fn the_committed_demo_signature_verifies() {
+    let out = certgate(&[
+        "policy",
+        "verify",
+        &example("demo-policy.yaml"),
+        "--pubkey",
+        &example("keys/DEMO-org-signing.pub.pem"),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "re-sign examples/demo-policy.yaml after editing it: {}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn explain_says_allow_or_deny_with_reasons() {
+    let dir = tempfile::tempdir().unwrap();
+    let user = dir.path().join("u.json");
+    let device = dir.path().join("d.json");
+    std::fs::write(&user, r#"{"certifications": {"AI_CONSUMER_EXTERNAL": {"status": "passed", "expiresAt": "2030-01-01T00:00:00Z"}}}"#).unwrap();
+    std::fs::write(&device, r#"{"managed": true, "diskEncryption": true}"#).unwrap();
+    let seed = example("seed-policy.yaml");
+    let args = |track: &'static str| {
+        vec![
+            "policy".to_owned(),
+            "explain".into(),
+            seed.clone(),
+            "--user".into(),
+            user.display().to_string(),
+            "--device".into(),
+            device.display().to_string(),
+            "--track".into(),
+            track.into(),
+        ]
+    };
+    let run = |a: Vec<String>| certgate(&a.iter().map(String::as_str).collect::<Vec<_>>());
+
+    let allow = run(args("AI_CONSUMER_EXTERNAL"));
+    assert_eq!(allow.status.code(), Some(0));
+    assert!(text(&allow.stdout).starts_with("allow\n"));
+
+    let deny = run(args("AI_BUILDER_EXTERNAL"));
+    assert_eq!(deny.status.code(), Some(1));
+    let out = text(&deny.stdout);
+    assert!(
+        out.starts_with("deny\n") && out.contains("GOV-201-automation-guardrails"),
+        "{out}"
+    );
+
+    let mut region = args("AI_CONSUMER_EXTERNAL");
+    region.extend(["--region".into(), "ap-south-1".into(), "--json".into()]);
+    let json = run(region);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["allowed"], false);
+    assert_eq!(v["reasons"][0]["message"], "region ap-south-1 not allowed");
+
+    std::fs::write(&device, "not json").unwrap();
+    let broken = run(args("AI_CONSUMER_EXTERNAL"));
+    assert_eq!(broken.status.code(), Some(2));
+    assert!(text(&broken.stderr).contains("d.json is not a valid device JSON object"));
+}
