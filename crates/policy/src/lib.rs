@@ -107,6 +107,33 @@ fn build(text: &str, file: &str, trust: Trust) -> Result<LoadedPolicy> {
     }
 }
 
+impl LoadedPolicy {
+    /// The `device.*` facts the conditions read (`device.diskEncryption` → `diskEncryption`),
+    /// in first-use order: what a posture check must prove for this policy.
+    pub fn required_device_facts(&self) -> Vec<String> {
+        let mut facts: Vec<String> = Vec::new();
+        for condition in &self.policy.access_gating.conditions {
+            for (i, _) in condition.rule.match_indices("device.") {
+                let preceded_by_ident = condition.rule[..i]
+                    .chars()
+                    .next_back()
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+                if preceded_by_ident {
+                    continue;
+                }
+                let name: String = condition.rule[i + "device.".len()..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                if !name.is_empty() && !facts.contains(&name) {
+                    facts.push(name);
+                }
+            }
+        }
+        facts
+    }
+}
+
 fn read(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).map_err(|source| Error::Read {
         path: path.to_owned(),
