@@ -5,6 +5,7 @@
 
 mod exit;
 mod policy_cmd;
+mod posture_cmd;
 
 use std::process::ExitCode;
 
@@ -23,6 +24,9 @@ enum Command {
     /// Author, sign, verify and try out org policies.
     #[command(subcommand)]
     Policy(policy_cmd::PolicyCommand),
+    /// Check this device's posture: a table with a fix per failing fact, or --json.
+    /// Exit 0 when every fact the policy requires is ok, 1 when one is not.
+    Posture(posture_cmd::PostureArgs),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +40,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Policy(cmd) => policy_cmd::run(cmd),
+        Command::Posture(args) => posture_cmd::run(&args),
     };
     match outcome {
         Ok(code) => code.into(),

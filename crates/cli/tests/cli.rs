@@ -219,3 +219,66 @@ fn explain_says_allow_or_deny_with_reasons() {
     assert_eq!(broken.status.code(), Some(2));
     assert!(text(&broken.stderr).contains("d.json is not a valid device JSON object"));
 }
+
+#[test]
+fn posture_report_is_the_device_object_explain_reads() {
+    let out = certgate(&["posture", "--json"]);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        text(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in ["managed", "diskEncryption", "firewall", "screenLock"] {
+        assert!(
+            report[key].is_boolean(),
+            "device.{key} is a boolean for policy rules: {report}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let device = dir.path().join("device.json");
+    std::fs::write(&device, &out.stdout).unwrap();
+    let user = dir.path().join("u.json");
+    std::fs::write(
+        &user,
+        r#"{"certifications": {"AI_CONSUMER_EXTERNAL": {"status": "passed"}}}"#,
+    )
+    .unwrap();
+    let explain = certgate(&[
+        "policy",
+        "explain",
+        &example("seed-policy.yaml"),
+        "--user",
+        user.to_str().unwrap(),
+        "--device",
+        device.to_str().unwrap(),
+        "--track",
+        "AI_CONSUMER_EXTERNAL",
+    ]);
+    let compliant = report["managed"] == true && report["diskEncryption"] == true;
+    assert_eq!(
+        explain.status.code(),
+        Some(if compliant { 0 } else { 1 }),
+        "{}",
+        text(&explain.stdout)
+    );
+    assert_eq!(
+        out.status.code(),
+        explain.status.code(),
+        "posture and the gate agree on this device"
+    );
+}
+
+#[test]
+fn posture_on_an_empty_snapshot_is_unknown_never_ok() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = certgate(&["posture", "--sysroot", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "unknown facts never pass");
+    let table = text(&out.stdout);
+    assert!(
+        table.contains("diskEncryption") && table.contains("unknown"),
+        "{table}"
+    );
+    let missing = certgate(&["posture", "--sysroot", "/nonexistent/snapshot"]);
+    assert_eq!(missing.status.code(), Some(2));
+}
