@@ -41,7 +41,10 @@ fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let (load_runs, decide_runs) = if full { (2_000, 200_000) } else { (10, 100) };
 
-    report("policy load+validate+compile (seed)", time(load_runs, || parse(SEED, "seed").unwrap()));
+    report(
+        "policy load+validate+compile (seed)",
+        time(load_runs, || parse(SEED, "seed").unwrap()),
+    );
 
     let policy = parse(SEED, "seed").unwrap();
     let user: UserContext = serde_json::from_value(serde_json::json!({
@@ -49,18 +52,32 @@ fn main() {
         "certifications": {"AI_CONSUMER_EXTERNAL": {"status": "passed", "expiresAt": "2030-01-01T00:00:00Z"}}
     }))
     .unwrap();
-    let good = DeviceFacts::from_json(&serde_json::json!({"managed": true, "diskEncryption": true}));
-    let bad = DeviceFacts::from_json(&serde_json::json!({"managed": true, "diskEncryption": false}));
+    let good =
+        DeviceFacts::from_json(&serde_json::json!({"managed": true, "diskEncryption": true}));
+    let bad =
+        DeviceFacts::from_json(&serde_json::json!({"managed": true, "diskEncryption": false}));
     let request = RequestContext {
         tool_surface: Some("agent-assist".into()),
         region: Some("us-east-1".into()),
         model: None,
     };
     let now = chrono::Utc::now();
-    let input = |device| GateInput { user: &user, device, track: "AI_CONSUMER_EXTERNAL", request: &request, now };
+    let input = |device| GateInput {
+        user: &user,
+        device,
+        track: "AI_CONSUMER_EXTERNAL",
+        request: &request,
+        now,
+    };
     assert!(policy.decide(input(&good)).allowed);
     assert!(!policy.decide(input(&bad)).allowed);
-    report("gate decision, allow", time(decide_runs, || policy.decide(input(&good))));
-    report("gate decision, deny with reasons", time(decide_runs, || policy.decide(input(&bad))));
+    report(
+        "gate decision, allow",
+        time(decide_runs, || policy.decide(input(&good))),
+    );
+    report(
+        "gate decision, deny with reasons",
+        time(decide_runs, || policy.decide(input(&bad))),
+    );
     println!("reproduce: cargo bench -p certgate-policy --bench policy");
 }

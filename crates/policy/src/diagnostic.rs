@@ -118,6 +118,10 @@ impl Report {
         });
     }
 
+    pub(crate) fn has_errors(&self) -> bool {
+        !self.found.is_empty()
+    }
+
     pub(crate) fn into_diagnostics(self) -> Diagnostics {
         let mut all = Diagnostics(self.found);
         all.sort();
@@ -126,7 +130,7 @@ impl Report {
 }
 
 /// The closest candidate to a misspelt name, when one is close enough to be a likely typo.
-pub(crate) fn did_you_mean<'a>(
+pub fn did_you_mean<'a>(
     wrong: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {

@@ -23,6 +23,7 @@ pub mod signing;
 mod summary;
 pub mod threshold;
 mod validate;
+pub mod yaml;
 
 use std::path::Path;
 
@@ -92,9 +93,8 @@ pub fn parse(text: &str, file: &str) -> Result<LoadedPolicy> {
 fn build(text: &str, file: &str, trust: Trust) -> Result<LoadedPolicy> {
     let env = rules::environment().map_err(Error::Engine)?;
     let (policy, cx) = decode::decode_text(text, file, env);
-    let env = cx.env.clone();
-    let rules = cx.rules;
-    let diagnostics = cx.report.into_diagnostics();
+    let (diagnostics, state) = cx.finish();
+    let (env, rules) = (state.env, state.rules);
     match policy {
         Some(policy) if diagnostics.is_empty() => Ok(LoadedPolicy {
             policy,

@@ -506,11 +506,17 @@ fn signed_load_refuses_unsigned_and_altered_files() {
 
 #[test]
 fn required_device_facts_come_from_the_rules() {
-    assert_eq!(seed().required_device_facts(), ["managed", "diskEncryption"]);
+    assert_eq!(
+        seed().required_device_facts(),
+        ["managed", "diskEncryption"]
+    );
     let other = SEED.replace(
         "device.managed == true && device.diskEncryption == true",
         "device.firewall && mydevice.tpm == true && device.firewall",
     );
     let err = parse(&other, "p.yaml").unwrap_err();
-    assert!(err.to_string().contains("unknown variable `mydevice`"), "{err}");
+    assert!(
+        err.to_string().contains("unknown variable `mydevice`"),
+        "{err}"
+    );
 }

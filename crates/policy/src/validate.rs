@@ -6,13 +6,12 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use crate::decode::{Cx, join};
-use crate::diagnostic::did_you_mean;
+use crate::decode::PolicyCx as Cx;
 use crate::model::*;
+use crate::yaml::{did_you_mean, join};
 
 fn err(cx: &mut Cx, path: &str, message: String, fix: impl Into<String>) {
-    let at = cx.positions.at(path);
-    cx.report.error_fix(at, path, message, fix);
+    cx.error_at_path(path, message, fix);
 }
 
 /// Reports the second and later copies of a value in a list.

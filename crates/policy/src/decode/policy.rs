@@ -1,51 +1,30 @@
 //! One decoder per policy section. Each reads every field first (so every problem is reported),
 //! then reports unknown keys, then builds the value only if all its parts were valid.
 
-use saphyr::{MarkedYaml, YamlData};
+use saphyr::YamlData;
 
-use super::{Cx, Decode, MapReader, location};
-use crate::diagnostic::did_you_mean;
+use super::PolicyCx as Cx;
 use crate::model::*;
 use crate::rules::CompiledRule;
 use crate::threshold::Threshold;
 use crate::validate;
+use crate::yaml::{Decode, MapReader, MarkedYaml, join, location, named};
 
 pub(crate) fn decode_policy(root: &MarkedYaml<'_>, cx: &mut Cx) -> Option<Policy> {
     Policy::decode(root, "", cx)
 }
 
-/// Reads a string field whose value must be one of `names`, mapping it with `parse`.
-fn named<T>(
-    node: &MarkedYaml<'_>,
-    path: &str,
-    cx: &mut Cx,
-    names: &[&str],
-    parse: fn(&str) -> Option<T>,
-) -> Option<T> {
-    let text = String::decode(node, path, cx)?;
-    if let Some(v) = parse(&text) {
-        return Some(v);
-    }
-    let fix = match did_you_mean(&text, names.iter().copied()) {
-        Some(close) => format!("did you mean `{close}`?"),
-        None => format!("use one of: {}", names.join(", ")),
-    };
-    cx.report
-        .error_fix(location(node), path, format!("unknown value `{text}`"), fix);
-    None
-}
-
 /// Runs a check against the track ids decoded so far. Skipped when no track decoded, so one
 /// broken track list does not turn every reference into a second, misleading error.
 fn with_track_ids(cx: &mut Cx, check: impl FnOnce(&[&str], &mut Cx)) {
-    let ids = cx.track_ids.clone();
+    let ids = cx.state.track_ids.clone();
     if !ids.is_empty() {
         let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
         check(&ids, cx);
     }
 }
 
-impl Decode for Policy {
+impl Decode<super::PolicyState> for Policy {
     fn decode(node: &MarkedYaml<'_>, path: &str, cx: &mut Cx) -> Option<Self> {
         let mut m = MapReader::new(node, path, cx)?;
         let policy_id = m.req("policyId", cx);
@@ -77,7 +56,7 @@ impl Decode for Policy {
     }
 }
 
-impl Decode for Owners {
+impl Decode<super::PolicyState> for Owners {
     fn decode(node: &MarkedYaml<'_>, path: &str, cx: &mut Cx) -> Option<Self> {
         let mut m = MapReader::new(node, path, cx)?;
         let primary = m.req("primary", cx);
@@ -92,7 +71,7 @@ impl Decode for Owners {
     }
 }
 
-impl Decode for Scope {
+impl Decode<super::PolicyState> for Scope {
     fn decode(node: &MarkedYaml<'_>, path: &str, cx: &mut Cx) -> Option<Self> {
         let mut m = MapReader::new(node, path, cx)?;
         let populations = m.req("populations", cx);
@@ -109,7 +88,7 @@ impl Decode for Scope {
     }
 }
 
-impl Decode for Tools {
+impl Decode<super::PolicyState> for Tools {
     fn decode(node: &MarkedYaml<'_>, path: &str, cx: &mut Cx) -> Option<Self> {
         let mut m = MapReader::new(node, path, cx)?;
         let copilots = m.opt("copilots", cx);
@@ -122,11 +101,11 @@ impl Decode for Tools {
     }
 }
 
-impl Decode for ToolRef {
+impl Decode<super::PolicyState> for ToolRef {
     fn decode(node: &MarkedYaml<'_>, path: &str, cx: &mut Cx) -> Option<Self> {
         let fix = "write each tool as `- kind: name`, e.g. `- slack_app: support-copilot`";
         let YamlData::Mapping(map) = &node.data else {
-            cx.report.error_fix(
+            cx.error(
                 location(node),
                 path,
                 "a tool must be a one-entry map `kind: name`",
@@ -137,15 +116,15 @@ impl Decode for ToolRef {
         let mut entries = map.iter();
         match (entries.next(), entries.next()) {
             (Some((kind, name)), None) => {
-                let kind = String::decode(kind, path, cx);
-                let name = String::decode(name, path, cx);
+                let kind: Option<String> = Decode::decode(kind, path, cx);
+                let name: Option<String> = Decode::decode(name, path, cx);
                 Some(Self {
                     kind: kind?,
                     name: name?,
                 })
             }
             _ => {
-                cx.report.error_fix(
+                cx.error(
                     location(node),
                     path,
                     "a tool must be a one-entry map `kind: name`",
@@ -157,7 +136,7 @@ impl Decode for ToolRef {
     }
 }
 
-impl Decode for TrainingRequirements {
+impl Decode<super::PolicyState> for TrainingRequirements {
     fn decode(node: &MarkedYaml<'_>, path: &str, cx: &mut Cx) -> Option<Self> {
         let mut m = MapReader::new(node, path, cx)?;
         let lms_provider = m.req("lmsProvider", cx);
@@ -172,12 +151,12 @@ impl Decode for TrainingRequirements {
     }
 }
 
-impl Decode for Track {
+impl Decode<super::PolicyState> for Track {
     fn decode(node: &MarkedYaml<'_>, path: &str, cx: &mut Cx) -> Option<Self> {
         let mut m = MapReader::new(node, path, cx)?;
         let id: Option<String> = m.req("id", cx);
         if let Some(id) = &id {
-            cx.track_ids.push(id.clone());
+            cx.state.track_ids.push(id.clone());
         }
         let modules = m.req("modules", cx);
         let quiz = m.req("quiz", cx);
@@ -194,7 +173,7 @@ impl Decode for Track {
     }
 }
 
-impl Decode for QuizRules {
+impl Decode<super::PolicyState> for QuizRules {
     fn decode(node: &MarkedYaml<'_>, path: &str, cx: &mut Cx) -> Option<Self> {
         let mut m = MapReader::new(node, path, cx)?;
         let min_score_pct = m.req("minScorePct", cx);
@@ -209,7 +188,7 @@ impl Decode for QuizRules {
     }
 }
 
-impl Decode for AccessGating {
+impl Decode<super::PolicyState> for AccessGating {
     fn decode(node: &MarkedYaml<'_>, path: &str, cx: &mut Cx) -> Option<Self> {
         let mut m = MapReader::new(node, path, cx)?;
         let identity_provider = m.req("identityProvider", cx);
@@ -226,23 +205,17 @@ impl Decode for AccessGating {
     }
 }
 
-impl Decode for IdentityProvider {
+impl Decode<super::PolicyState> for IdentityProvider {
     fn decode(node: &MarkedYaml<'_>, path: &str, cx: &mut Cx) -> Option<Self> {
         let mut m = MapReader::new(node, path, cx)?;
-        let kind = m.raw("type", cx).map(|n| {
-            named(
-                n,
-                &super::join(path, "type"),
-                cx,
-                IdpKind::NAMES,
-                IdpKind::parse,
-            )
-        });
+        let kind = m
+            .raw("type", cx)
+            .map(|n| named(n, &join(path, "type"), cx, IdpKind::NAMES, IdpKind::parse));
         let group_mapping = m.req("groupMapping", cx);
         if kind.is_none() {
-            cx.report.error_fix(
+            cx.error(
                 location(node),
-                &super::join(path, "type"),
+                &join(path, "type"),
                 "missing required field `type`",
                 format!("add `type:` with one of {}", IdpKind::NAMES.join(", ")),
             );
@@ -258,19 +231,19 @@ impl Decode for IdentityProvider {
     }
 }
 
-impl Decode for Condition {
+impl Decode<super::PolicyState> for Condition {
     fn decode(node: &MarkedYaml<'_>, path: &str, cx: &mut Cx) -> Option<Self> {
         let mut m = MapReader::new(node, path, cx)?;
         let name: Option<String> = m.req("name", cx);
         let rule: Option<String> = m.req("rule", cx);
         m.finish(cx);
         let (name, rule) = (name?, rule?);
-        match CompiledRule::new(&cx.env, &name, &rule) {
-            Ok(compiled) => cx.rules.push(compiled),
+        match CompiledRule::new(&cx.state.env, &name, &rule) {
+            Ok(compiled) => cx.state.rules.push(compiled),
             Err(e) => {
-                let rule_path = super::join(path, "rule");
-                let at = cx.positions.at(&rule_path);
-                cx.report.error_fix(
+                let rule_path = join(path, "rule");
+                let at = cx.position(&rule_path);
+                cx.error(
                     at,
                     &rule_path,
                     format!(
@@ -287,7 +260,7 @@ impl Decode for Condition {
     }
 }
 
-impl Decode for Approvals {
+impl Decode<super::PolicyState> for Approvals {
     fn decode(node: &MarkedYaml<'_>, path: &str, cx: &mut Cx) -> Option<Self> {
         let mut m = MapReader::new(node, path, cx)?;
         let exception_path = m.req("exceptionPath", cx);
@@ -298,7 +271,7 @@ impl Decode for Approvals {
     }
 }
 
-impl Decode for ExceptionPath {
+impl Decode<super::PolicyState> for ExceptionPath {
     fn decode(node: &MarkedYaml<'_>, path: &str, cx: &mut Cx) -> Option<Self> {
         let mut m = MapReader::new(node, path, cx)?;
         let allowed = m.req("allowed", cx);
@@ -315,7 +288,7 @@ impl Decode for ExceptionPath {
     }
 }
 
-impl Decode for Approver {
+impl Decode<super::PolicyState> for Approver {
     fn decode(node: &MarkedYaml<'_>, path: &str, cx: &mut Cx) -> Option<Self> {
         let mut m = MapReader::new(node, path, cx)?;
         let role = m.req("role", cx);
@@ -324,7 +297,7 @@ impl Decode for Approver {
     }
 }
 
-impl Decode for ModelAndDataControls {
+impl Decode<super::PolicyState> for ModelAndDataControls {
     fn decode(node: &MarkedYaml<'_>, path: &str, cx: &mut Cx) -> Option<Self> {
         let mut m = MapReader::new(node, path, cx)?;
         let data_residency = m.req("dataResidency", cx);
@@ -339,7 +312,7 @@ impl Decode for ModelAndDataControls {
     }
 }
 
-impl Decode for DataResidency {
+impl Decode<super::PolicyState> for DataResidency {
     fn decode(node: &MarkedYaml<'_>, path: &str, cx: &mut Cx) -> Option<Self> {
         let mut m = MapReader::new(node, path, cx)?;
         let enforce_regional_routing = m.req("enforceRegionalRouting", cx);
@@ -352,7 +325,7 @@ impl Decode for DataResidency {
     }
 }
 
-impl Decode for Dlp {
+impl Decode<super::PolicyState> for Dlp {
     fn decode(node: &MarkedYaml<'_>, path: &str, cx: &mut Cx) -> Option<Self> {
         let mut m = MapReader::new(node, path, cx)?;
         let pii_redaction = m.req("piiRedaction", cx);
@@ -367,14 +340,14 @@ impl Decode for Dlp {
     }
 }
 
-impl Decode for BlockPattern {
+impl Decode<super::PolicyState> for BlockPattern {
     fn decode(node: &MarkedYaml<'_>, path: &str, cx: &mut Cx) -> Option<Self> {
         let mut m = MapReader::new(node, path, cx)?;
-        let type_path = super::join(path, "type");
+        let type_path = join(path, "type");
         let kind = match m.raw("type", cx) {
             Some(n) => named(n, &type_path, cx, BlockKind::NAMES, BlockKind::parse),
             None => {
-                cx.report.error_fix(
+                cx.error(
                     location(node),
                     &type_path,
                     "missing required field `type`",
@@ -392,7 +365,7 @@ impl Decode for BlockPattern {
     }
 }
 
-impl Decode for RetrievalScopes {
+impl Decode<super::PolicyState> for RetrievalScopes {
     fn decode(node: &MarkedYaml<'_>, path: &str, cx: &mut Cx) -> Option<Self> {
         let mut m = MapReader::new(node, path, cx)?;
         let default = m.req("default", cx);
@@ -407,7 +380,7 @@ impl Decode for RetrievalScopes {
     }
 }
 
-impl Decode for QualityAndSafety {
+impl Decode<super::PolicyState> for QualityAndSafety {
     fn decode(node: &MarkedYaml<'_>, path: &str, cx: &mut Cx) -> Option<Self> {
         let mut m = MapReader::new(node, path, cx)?;
         let confidence_thresholds = m.req("confidenceThresholds", cx);
@@ -420,7 +393,7 @@ impl Decode for QualityAndSafety {
     }
 }
 
-impl Decode for ConfidenceThresholds {
+impl Decode<super::PolicyState> for ConfidenceThresholds {
     fn decode(node: &MarkedYaml<'_>, path: &str, cx: &mut Cx) -> Option<Self> {
         let mut m = MapReader::new(node, path, cx)?;
         let allow_auto_draft_above = m.req("allowAutoDraftAbove", cx);
@@ -435,7 +408,7 @@ impl Decode for ConfidenceThresholds {
     }
 }
 
-impl Decode for LoggingAndEvidence {
+impl Decode<super::PolicyState> for LoggingAndEvidence {
     fn decode(node: &MarkedYaml<'_>, path: &str, cx: &mut Cx) -> Option<Self> {
         let mut m = MapReader::new(node, path, cx)?;
         let prompt_logging = m.req("promptLogging", cx);
@@ -452,7 +425,7 @@ impl Decode for LoggingAndEvidence {
     }
 }
 
-impl Decode for PromptLogging {
+impl Decode<super::PolicyState> for PromptLogging {
     fn decode(node: &MarkedYaml<'_>, path: &str, cx: &mut Cx) -> Option<Self> {
         let mut m = MapReader::new(node, path, cx)?;
         let enabled = m.req("enabled", cx);
@@ -465,13 +438,13 @@ impl Decode for PromptLogging {
     }
 }
 
-impl Decode for LogField {
+impl Decode<super::PolicyState> for LogField {
     fn decode(node: &MarkedYaml<'_>, path: &str, cx: &mut Cx) -> Option<Self> {
         named(node, path, cx, LogField::NAMES, LogField::parse)
     }
 }
 
-impl Decode for Export {
+impl Decode<super::PolicyState> for Export {
     fn decode(node: &MarkedYaml<'_>, path: &str, cx: &mut Cx) -> Option<Self> {
         let mut m = MapReader::new(node, path, cx)?;
         let destination = m.req("destination", cx);
@@ -484,7 +457,7 @@ impl Decode for Export {
     }
 }
 
-impl Decode for SloTargets {
+impl Decode<super::PolicyState> for SloTargets {
     fn decode(node: &MarkedYaml<'_>, path: &str, cx: &mut Cx) -> Option<Self> {
         let mut m = MapReader::new(node, path, cx)?;
         let access_provisioning = m.req("accessProvisioning", cx);
@@ -499,7 +472,7 @@ impl Decode for SloTargets {
     }
 }
 
-impl Decode for AccessProvisioning {
+impl Decode<super::PolicyState> for AccessProvisioning {
     fn decode(node: &MarkedYaml<'_>, path: &str, cx: &mut Cx) -> Option<Self> {
         let mut m = MapReader::new(node, path, cx)?;
         let hours = m.req("p95HoursFromCertToAccess", cx);
@@ -510,7 +483,7 @@ impl Decode for AccessProvisioning {
     }
 }
 
-impl Decode for TrainingCompletion {
+impl Decode<super::PolicyState> for TrainingCompletion {
     fn decode(node: &MarkedYaml<'_>, path: &str, cx: &mut Cx) -> Option<Self> {
         let mut m = MapReader::new(node, path, cx)?;
         let pct = m.req("targetPctWithin48h", cx);
@@ -521,7 +494,7 @@ impl Decode for TrainingCompletion {
     }
 }
 
-impl Decode for Monitoring {
+impl Decode<super::PolicyState> for Monitoring {
     fn decode(node: &MarkedYaml<'_>, path: &str, cx: &mut Cx) -> Option<Self> {
         let mut m = MapReader::new(node, path, cx)?;
         let alerts = m.opt("alerts", cx);
@@ -534,7 +507,7 @@ impl Decode for Monitoring {
     }
 }
 
-impl Decode for Alert {
+impl Decode<super::PolicyState> for Alert {
     fn decode(node: &MarkedYaml<'_>, path: &str, cx: &mut Cx) -> Option<Self> {
         let mut m = MapReader::new(node, path, cx)?;
         let name = m.req("name", cx);
@@ -549,13 +522,13 @@ impl Decode for Alert {
     }
 }
 
-impl Decode for Threshold {
+impl Decode<super::PolicyState> for Threshold {
     fn decode(node: &MarkedYaml<'_>, path: &str, cx: &mut Cx) -> Option<Self> {
-        let text = String::decode(node, path, cx)?;
+        let text: String = Decode::decode(node, path, cx)?;
         match Threshold::parse(&text) {
             Ok(t) => Some(t),
             Err(why) => {
-                cx.report.error_fix(
+                cx.error(
                     location(node),
                     path,
                     format!("cannot read threshold {text:?}: {why}"),
@@ -568,7 +541,7 @@ impl Decode for Threshold {
     }
 }
 
-impl Decode for DevicePosture {
+impl Decode<super::PolicyState> for DevicePosture {
     fn decode(node: &MarkedYaml<'_>, path: &str, cx: &mut Cx) -> Option<Self> {
         let defaults = Self::default();
         let mut m = MapReader::new(node, path, cx)?;
@@ -590,7 +563,7 @@ impl Decode for DevicePosture {
     }
 }
 
-impl Decode for ProcessMarker {
+impl Decode<super::PolicyState> for ProcessMarker {
     fn decode(node: &MarkedYaml<'_>, path: &str, cx: &mut Cx) -> Option<Self> {
         let mut m = MapReader::new(node, path, cx)?;
         let process = m.opt("process", cx);
@@ -604,7 +577,7 @@ impl Decode for ProcessMarker {
             file: file.ok()?,
         };
         if marker.process.is_none() && marker.file.is_none() {
-            cx.report.error_fix(
+            cx.error(
                 location(node),
                 &place,
                 "a marker needs `process` or `file`",
