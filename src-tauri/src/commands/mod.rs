@@ -1,0 +1,3 @@
+//! Tauri commands, one module per area. Bodies stay a few lines: the rules live in `crates/`.
+
+pub mod policy;

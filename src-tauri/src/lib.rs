@@ -1,0 +1,89 @@
+//! Certgate's tray app: a thin Tauri shell over the engine crates in `crates/`.
+//!
+//! [`build`] registers everything that needs no window system (commands, state, window
+//! behaviour), so tests drive it with `tauri::test::mock_builder`; [`run`] adds what needs a
+//! real desktop (the tray, in the setup hook) and runs the event loop.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+mod commands;
+mod error;
+mod state;
+mod tray;
+
+use tauri::{Builder, Manager, RunEvent, Runtime, WindowEvent};
+
+pub use error::{CommandError, ErrorCode};
+pub use tray::{TrayItem, TrayMode};
+
+/// Label of the one window, as in tauri.conf.json.
+pub const MAIN_WINDOW: &str = "main";
+
+/// Commands, state and window behaviour, for any runtime (the real one or the mock).
+pub fn build<R: Runtime>(builder: Builder<R>) -> Builder<R> {
+    with_state(builder, state::AppState::load())
+}
+
+fn with_state<R: Runtime>(builder: Builder<R>, state: state::AppState) -> Builder<R> {
+    builder
+        .manage(state)
+        .invoke_handler(tauri::generate_handler![
+            commands::policy::get_policy_summary
+        ])
+        .on_window_event(|window, event| {
+            // In the tray, closing the window only hides it; without a tray it quits as usual.
+            if let WindowEvent::CloseRequested { api, .. } = event
+                && tray::lives_in_tray(window.try_state::<TrayMode>().as_deref())
+            {
+                api.prevent_close();
+                if let Err(err) = window.hide() {
+                    tracing::error!(%err, "cannot hide the window");
+                }
+            }
+        })
+}
+
+/// Starts the app: window, tray (or the window-only fallback), event loop. Returns when the
+/// user quits.
+pub fn run() -> tauri::Result<()> {
+    match certgate_store::paths::data_dir() {
+        Ok(dir) => tracing::info!(data_dir = %dir.display(), "data directory"),
+        Err(err) => tracing::warn!(%err, "no data directory"),
+    }
+    let app = build(tauri::Builder::default())
+        // Setup runs once the event loop is up and the config's window exists.
+        .setup(|app| {
+            let mode = tray::install(app);
+            app.manage(mode);
+            Ok(())
+        })
+        .build(tauri::generate_context!())?;
+    app.run(|app, event| {
+        // The last window closing must not end a tray app; an explicit exit (Quit) carries a code.
+        if let RunEvent::ExitRequested {
+            code: None, api, ..
+        } = event
+            && tray::lives_in_tray(app.try_state::<TrayMode>().as_deref())
+        {
+            api.prevent_exit();
+        }
+    });
+    Ok(())
+}
+
+/// Whether a graphical display is reachable. On Linux GTK needs `DISPLAY` or `WAYLAND_DISPLAY`
+/// and panics without one; other platforms always have a display.
+pub fn display_available() -> Result<(), String> {
+    let has = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    if cfg!(target_os = "linux") && !has("DISPLAY") && !has("WAYLAND_DISPLAY") {
+        return Err(
+            "no graphical display (DISPLAY and WAYLAND_DISPLAY are unset). \
+             certgate-app is a desktop app: start it from a desktop session, or run the tests \
+             with scripts/test, which starts a virtual display (Xvfb)."
+                .to_owned(),
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
