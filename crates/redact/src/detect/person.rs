@@ -1,0 +1,469 @@
+//! Person names.
+//!
+//! - One to three capitalised words after a title (`Dr. Jane Roe`), after a phrase that
+//!   introduces a person (`my name is`, `Dear`, `customer`, `signed`), or as the value of a
+//!   name field in JSON, YAML or CSV-like text (`"full_name": "Jane Roe"`).
+//! - Two or three capitalised words in a row none of which is a common English word, using
+//!   SCOWL (the word lists behind Debian's `wamerican`, Kevin Atkinson, permissive licence in
+//!   `data/SCOWL-COPYRIGHT`): a word listed in lower case is common ("Build", "Data"); a word
+//!   listed capitalised is a proper noun ("Mary", "Gordon"). Unknown words count as names.
+//!   No synthetic-data generator's name list is used.
+
+use std::collections::HashSet;
+use std::io::Read;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::compile;
+use crate::error::{Error, Result};
+use crate::finding::FindingType;
+use crate::resolve::Candidate;
+
+pub(crate) struct Persons {
+    titled: Regex,
+    introduced: Regex,
+    field: Regex,
+    shape: Regex,
+    single: Regex,
+    words: &'static Words,
+}
+
+/// SCOWL words: lower-case entries are common words, capitalised entries proper nouns.
+struct Words {
+    common: HashSet<Box<str>>,
+    proper: HashSet<Box<str>>,
+}
+
+static WORDS: LazyLock<Option<Words>> = LazyLock::new(|| {
+    let gz: &[u8] = include_bytes!("../../data/scowl-words.txt.gz");
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(gz)
+        .read_to_string(&mut text)
+        .ok()?;
+    let mut common = HashSet::new();
+    let mut proper = HashSet::new();
+    for w in text.lines() {
+        if w.starts_with(|c: char| c.is_uppercase()) {
+            proper.insert(w.to_lowercase().into_boxed_str());
+        } else {
+            common.insert(w.into());
+        }
+    }
+    Some(Words { common, proper })
+});
+
+/// Capitalised product, platform and org words that are not in a dictionary but are not names.
+const TECH: [&str; 76] = [
+    "salesforce",
+    "zendesk",
+    "hubspot",
+    "atlassian",
+    "notion",
+    "figma",
+    "shopify",
+    "workday",
+    "servicenow",
+    "tableau",
+    "databricks",
+    "numpy",
+    "github",
+    "gitlab",
+    "bitbucket",
+    "kubernetes",
+    "docker",
+    "javascript",
+    "typescript",
+    "postgres",
+    "postgresql",
+    "mysql",
+    "redis",
+    "nginx",
+    "linux",
+    "ubuntu",
+    "debian",
+    "fedora",
+    "android",
+    "chrome",
+    "firefox",
+    "safari",
+    "slack",
+    "jira",
+    "confluence",
+    "okta",
+    "azure",
+    "google",
+    "microsoft",
+    "amazon",
+    "stripe",
+    "twilio",
+    "openai",
+    "anthropic",
+    "claude",
+    "chatgpt",
+    "copilot",
+    "golang",
+    "kotlin",
+    "django",
+    "flask",
+    "laravel",
+    "terraform",
+    "ansible",
+    "jenkins",
+    "vercel",
+    "netlify",
+    "heroku",
+    "supabase",
+    "firebase",
+    "mongodb",
+    "kafka",
+    "rabbitmq",
+    "elasticsearch",
+    "grafana",
+    "prometheus",
+    "datadog",
+    "sentry",
+    "tauri",
+    "vite",
+    "webpack",
+    "svelte",
+    "react",
+    "angular",
+    "nodejs",
+    "graphql",
+];
+
+/// Words that end an organisation's name.
+const ORG: [&str; 16] = [
+    "inc",
+    "llc",
+    "ltd",
+    "plc",
+    "gmbh",
+    "corp",
+    "co",
+    "ag",
+    "sa",
+    "bv",
+    "group",
+    "holdings",
+    "partners",
+    "associates",
+    "bank",
+    "university",
+];
+
+// A capitalised name word, accents allowed; not ALL CAPS (placeholders, acronyms).
+const NAME: &str = r"\p{Lu}\p{Ll}[\p{Ll}'’\-]*(?:-\p{Lu}\p{Ll}+)?";
+const INITIAL: &str = r"\p{Lu}\.?";
+
+/// Capitalised words that follow our context phrases but are not names.
+const STOP: [&str; 24] = [
+    "The", "This", "That", "Team", "All", "Sir", "Madam", "Customer", "Support", "Sales", "Hi",
+    "Hello", "There", "Everyone", "Thanks", "Thank", "Regards", "Best", "Please", "Admin", "User",
+    "Manager", "Service", "Our",
+];
+
+/// Is this capitalised word plausibly a name (not a common word, product or org suffix)?
+pub(crate) fn namelike_word(w: &str) -> bool {
+    let Some(words) = WORDS.as_ref() else {
+        return false;
+    };
+    let lower = w.to_lowercase();
+    if TECH.contains(&lower.as_str())
+        || ORG.contains(&lower.as_str())
+        || PLACE.contains(&lower.as_str())
+    {
+        return false;
+    }
+    !words.common.contains(lower.as_str()) || words.proper.contains(lower.as_str())
+}
+
+/// Place words that start or end many capitalised runs ("South Africa", "Rua Mouco").
+const PLACE: [&str; 40] = [
+    "north",
+    "south",
+    "east",
+    "west",
+    "new",
+    "saint",
+    "san",
+    "santa",
+    "los",
+    "las",
+    "port",
+    "fort",
+    "mount",
+    "lake",
+    "rua",
+    "via",
+    "calle",
+    "avenida",
+    "strada",
+    "ulica",
+    "rue",
+    "avenue",
+    "street",
+    "road",
+    "spain",
+    "france",
+    "germany",
+    "italy",
+    "portugal",
+    "switzerland",
+    "austria",
+    "poland",
+    "slovenia",
+    "africa",
+    "america",
+    "england",
+    "scotland",
+    "ireland",
+    "zealand",
+    "monaco",
+];
+
+impl Persons {
+    pub(crate) fn new() -> Result<Self> {
+        let words = WORDS.as_ref().ok_or(Error::WordList)?;
+        let full = format!(r"{NAME}(?:\s+(?:{INITIAL}\s+)?{NAME}){{0,2}}");
+        Ok(Self {
+            titled: compile(
+                "person-title",
+                &format!(
+                    r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Herr|Frau|Mme|Mlle|M\.|Monsieur|Madame|Señor|Señora|Sr|Sra)\.?\s+({full})"
+                ),
+            )?,
+            introduced: compile(
+                "person-context",
+                &format!(
+                    r"(?i:my name is|my name's|i am called|dear|signed|sincerely,|regards,|cheers,|thanks,|customer|client|patient|employee|contact person|assigned to|reported by|requested by|cc:|from:|to:|author:|contact:|full name:)\s*[,:]?\s*({full})"
+                ),
+            )?,
+            field: compile(
+                "person-field",
+                &format!(
+                    r#"(?i:"?(?:full_?name|first_?name|last_?name|customer_?name|contact_?name|author|display_?name|owner|assignee|reporter|user_?name)"?)\s*[:=]\s*"?({full})"#
+                ),
+            )?,
+            shape: compile(
+                "person-name",
+                r"(?:Mc|Mac|O['’])?\p{Lu}\p{Ll}+(?:[-'’]\p{Lu}\p{Ll}+)?(?:[ \t]+(?:\p{Lu}\.?[ \t]+)?(?:Mc|Mac|O['’])?\p{Lu}\p{Ll}+(?:[-'’]\p{Lu}\p{Ll}+)?){1,3}",
+            )?,
+            single: compile("person-name", r"\p{Lu}\p{Ll}{2,}")?,
+            words,
+        })
+    }
+
+    fn namelike(&self, w: &str) -> bool {
+        let _ = self.words;
+        namelike_word(w)
+    }
+
+    fn scan_shapes(&self, text: &str, out: &mut Vec<Candidate>) {
+        let b = text.as_bytes();
+        for m in self.shape.find_iter(text) {
+            let (s, e) = (m.start(), m.end());
+            let glued =
+                |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '@');
+            // "config.Value Name" or "Name@host" are code and addresses, not names.
+            let before = text[..s].chars().next_back();
+            if glued(before)
+                || before == Some('.') && s >= 2 && b[s - 2] != b' '
+                || glued(text[e..].chars().next())
+            {
+                continue;
+            }
+            // Longest run of name-like words (initials ride along) with at least two names.
+            let mut run: Vec<(usize, usize)> = Vec::new();
+            let mut best: Option<(usize, usize, usize)> = None;
+            let flush = |run: &mut Vec<(usize, usize)>,
+                         best: &mut Option<(usize, usize, usize)>| {
+                let names = run.iter().filter(|(a, z)| z - a > 2).count();
+                if let (true, Some(first), Some(last)) = (
+                    names >= 2 && best.is_none_or(|(_, _, n)| names > n),
+                    run.first(),
+                    run.last(),
+                ) {
+                    *best = Some((first.0, last.1, names));
+                }
+                run.clear();
+            };
+            let mut i = s;
+            for w in text[s..e].split([' ', '\t']) {
+                if w.is_empty() {
+                    i += 1;
+                    continue;
+                }
+                let (ws, we) = (i, i + w.len());
+                i = we + 1;
+                let initial = w.trim_end_matches('.').chars().count() == 1;
+                if (initial && !run.is_empty()) || (!initial && self.namelike(w)) {
+                    run.push((ws, we));
+                } else {
+                    flush(&mut run, &mut best);
+                }
+            }
+            flush(&mut run, &mut best);
+            // A trailing organisation word ("Robinson PLC") makes the run an organisation.
+            if let Some((a, z, _)) = best {
+                let next = text[z..]
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .trim_end_matches([',', '.']);
+                if ORG.contains(&next.to_lowercase().as_str()) {
+                    continue;
+                }
+                // Between a number and a number it is a street ("80580 Prinses Beatrixstraat 197").
+                let prev = text[..a].split_whitespace().next_back().unwrap_or("");
+                let numeric = |t: &str| {
+                    let t = t.trim_end_matches([',', '.']);
+                    (1..=6).contains(&t.len()) && t.bytes().all(|c| c.is_ascii_digit())
+                };
+                if (text[z..].starts_with(' ') && numeric(next))
+                    || (text[..a].ends_with(' ') && numeric(prev))
+                {
+                    out.push(Candidate {
+                        kind: FindingType::StreetAddress,
+                        detector: "street-name",
+                        start: a,
+                        end: z,
+                        confidence: 0.5,
+                    });
+                    continue;
+                }
+                out.push(Candidate {
+                    kind: FindingType::Person,
+                    detector: "person-name",
+                    start: a,
+                    end: z,
+                    confidence: 0.6,
+                });
+            }
+        }
+    }
+
+    /// A single capitalised word that SCOWL lists only as a proper noun, mid-sentence and not
+    /// after a place preposition: weaker evidence, lower confidence.
+    fn scan_single(&self, text: &str, out: &mut Vec<Candidate>) {
+        const NOT_AFTER: [&str; 12] = [
+            "in", "at", "from", "to", "near", "of", "on", "via", "the", "a", "an", "visit",
+        ];
+        const CALENDAR: [&str; 19] = [
+            "monday",
+            "tuesday",
+            "wednesday",
+            "thursday",
+            "friday",
+            "saturday",
+            "sunday",
+            "january",
+            "february",
+            "march",
+            "april",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
+            "christmas",
+        ];
+        let Some(words) = WORDS.as_ref() else { return };
+        for m in self.single.find_iter(text) {
+            let (s, e) = (m.start(), m.end());
+            let before = text[..s].chars().next_back();
+            let after = text[e..].chars().next();
+            if before.is_some_and(|c| {
+                c.is_alphanumeric()
+                    || matches!(c, '_' | '@' | '.' | '/' | '-' | '<' | '"' | '\'' | '`')
+            }) || after.is_some_and(|c| {
+                c.is_alphanumeric()
+                    || matches!(
+                        c,
+                        '_' | '@' | '(' | '/' | '-' | '=' | '"' | '\'' | '`' | '>' | '['
+                    )
+            }) {
+                continue;
+            }
+            // Sentence start: after ". ", "! ", "? ", a newline, or at the very beginning.
+            let head = text[..s].trim_end_matches([' ', '\t']);
+            if head.is_empty() || head.ends_with(['.', '!', '?', '\n', ':', '#', '*', '-']) {
+                continue;
+            }
+            let prev = head
+                .rsplit([' ', '\t', '\n'])
+                .next()
+                .unwrap_or("")
+                .to_lowercase();
+            if NOT_AFTER.contains(&prev.as_str()) {
+                continue;
+            }
+            let lower = m.as_str().to_lowercase();
+            if !words.proper.contains(lower.as_str())
+                || words.common.contains(lower.as_str())
+                || CALENDAR.contains(&lower.as_str())
+                || PLACE.contains(&lower.as_str())
+                || TECH.contains(&lower.as_str())
+            {
+                continue;
+            }
+            out.push(Candidate {
+                kind: FindingType::Person,
+                detector: "person-name",
+                start: s,
+                end: e,
+                confidence: 0.45,
+            });
+        }
+    }
+
+    pub(crate) fn scan(&self, text: &str, out: &mut Vec<Candidate>) {
+        self.scan_shapes(text, out);
+        self.scan_single(text, out);
+        for (re, detector, conf) in [
+            (&self.titled, "person-title", 0.9f32),
+            (&self.introduced, "person-context", 0.75),
+            (&self.field, "person-field", 0.8),
+        ] {
+            for caps in re.captures_iter(text) {
+                let Some(m) = caps.get(1) else { continue };
+                // Drop leading stop words ("Dear Team"), keep the rest.
+                let mut start = m.start();
+                let mut name = m.as_str();
+                while let Some(first) = name.split_whitespace().next() {
+                    if STOP.contains(&first) {
+                        let skip = name.find(first).unwrap_or(0) + first.len();
+                        start += skip;
+                        name = &name[skip..];
+                        let trimmed = name.trim_start();
+                        start += name.len() - trimmed.len();
+                        name = trimmed;
+                    } else {
+                        break;
+                    }
+                }
+                if name.is_empty() {
+                    continue;
+                }
+                // After a context word the name must still look like one ("Customer Success").
+                if detector != "person-title"
+                    && !name
+                        .split_whitespace()
+                        .any(|w| w.chars().count() > 2 && namelike_word(w))
+                {
+                    continue;
+                }
+                out.push(Candidate {
+                    kind: FindingType::Person,
+                    detector,
+                    start,
+                    end: start + name.len(),
+                    confidence: conf,
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! The per-conversation map between placeholders and original values. Memory only.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::finding::FindingType;
+use crate::restore::Restorer;
+
+/// Maps values to conversation-stable placeholders (`[EMAIL_1]`) and back.
+///
+/// Lives in memory only and is dropped with the conversation. Its `Debug` prints counts,
+/// never values.
+#[derive(Default, Clone)]
+pub struct Vault {
+    by_value: HashMap<(FindingType, String), String>,
+    // Shared with restorers so a snapshot for a streamed answer costs one pointer copy.
+    by_placeholder: Arc<HashMap<String, String>>,
+    counters: HashMap<FindingType, u32>,
+}
+
+impl Vault {
+    /// An empty vault for a new conversation.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The placeholder for `value`, minting `[TYPE_N]` the first time it is seen.
+    pub fn placeholder(&mut self, kind: FindingType, value: &str) -> String {
+        if let Some(p) = self.by_value.get(&(kind, value.to_owned())) {
+            return p.clone();
+        }
+        let n = self.counters.entry(kind).or_insert(0);
+        *n += 1;
+        let p = format!("[{}_{}]", kind.as_str(), n);
+        self.by_value.insert((kind, value.to_owned()), p.clone());
+        Arc::make_mut(&mut self.by_placeholder).insert(p.clone(), value.to_owned());
+        p
+    }
+
+    /// The original value behind a placeholder, if this conversation minted it.
+    pub fn lookup(&self, placeholder: &str) -> Option<&str> {
+        self.by_placeholder.get(placeholder).map(String::as_str)
+    }
+
+    /// Number of distinct values held.
+    pub fn len(&self) -> usize {
+        self.by_placeholder.len()
+    }
+
+    /// True when nothing was pseudonymized yet.
+    pub fn is_empty(&self) -> bool {
+        self.by_placeholder.is_empty()
+    }
+
+    /// A streaming restorer for one answer, seeing every placeholder minted so far.
+    pub fn restorer(&self) -> Restorer {
+        Restorer::new(Arc::clone(&self.by_placeholder))
+    }
+
+    /// Replaces every known placeholder in a complete text.
+    pub fn restore(&self, text: &str) -> String {
+        let mut r = self.restorer();
+        let mut out = r.push(text);
+        out.push_str(&r.finish());
+        out
+    }
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vault")
+            .field("entries", &self.by_placeholder.len())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_value_same_placeholder_and_types_count_separately() {
+        let mut v = Vault::new();
+        let a = v.placeholder(FindingType::Email, "a@example.org");
+        let b = v.placeholder(FindingType::Email, "b@example.org");
+        let a2 = v.placeholder(FindingType::Email, "a@example.org");
+        let p = v.placeholder(FindingType::Phone, "+1 202 555 0101");
+        assert_eq!(a, "[EMAIL_1]");
+        assert_eq!(b, "[EMAIL_2]");
+        assert_eq!(a2, a, "stable within a conversation");
+        assert_eq!(p, "[PHONE_1]");
+        assert_eq!(v.lookup("[EMAIL_2]"), Some("b@example.org"));
+        assert_eq!(v.lookup("[EMAIL_3]"), None);
+    }
+
+    #[test]
+    fn debug_never_prints_values() {
+        let mut v = Vault::new();
+        v.placeholder(FindingType::Secret, "hunter2-super-secret");
+        let dbg = format!("{v:?}");
+        assert!(!dbg.contains("hunter2"), "Debug leaked a value: {dbg}");
+        assert!(
+            !dbg.contains("SECRET_1"),
+            "Debug should not list placeholders either"
+        );
+    }
+}
