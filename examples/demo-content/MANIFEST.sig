@@ -1,0 +1,1 @@
+Gwn7Flx+mgSDIpHIG5Xwz8oGp2eNd8mT6Z4eWY2wf5yUUhbAP0ZpkVlF2M9VgzxZdfUuIPldrcrWyYI+O1QyCw==
