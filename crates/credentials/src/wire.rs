@@ -1,0 +1,104 @@
+//! The JSON shapes device and server exchange (camelCase), shared so both sides agree.
+
+use serde::{Deserialize, Serialize};
+
+/// Header carrying the device's bearer secret: `Authorization: Device <deviceId>.<secret>`.
+pub const DEVICE_AUTH_SCHEME: &str = "Device";
+
+/// `POST /v1/enroll`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EnrollRequest {
+    pub code: String,
+    /// The device's Ed25519 public key, base64url (JWK `x`).
+    pub public_key: String,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EnrollResponse {
+    pub device_id: String,
+    pub user_id: String,
+    /// Bearer secret for this device's later requests; goes straight into the keyring.
+    pub device_secret: String,
+    /// `iss` of every token.
+    pub issuer: String,
+    /// Issuer public key, base64url; the device pins it.
+    pub issuer_key: String,
+}
+
+impl std::fmt::Debug for EnrollResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnrollResponse")
+            .field("device_id", &self.device_id)
+            .field("user_id", &self.user_id)
+            .field("device_secret", &"<redacted>")
+            .field("issuer", &self.issuer)
+            .finish()
+    }
+}
+
+/// `GET /v1/keys`: what devices pin.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KeysResponse {
+    pub issuer: String,
+    /// Token issuer key, base64url, and its RFC 7638 thumbprint (`kid`).
+    pub issuer_key: String,
+    pub issuer_kid: String,
+    /// The org policy-signing key (PEM) policies are verified with.
+    pub policy_key_pem: String,
+}
+
+/// The server's own grading of an attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Grading {
+    pub track: String,
+    pub score_pct: f64,
+    pub passed: bool,
+}
+
+/// `POST /v1/statements` answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StatementAccepted {
+    pub id: String,
+    /// False when this exact statement had already been accepted (a retry).
+    pub first_time: bool,
+    #[serde(default)]
+    pub grading: Option<Grading>,
+}
+
+/// `GET /v1/tokens`: this device's certification tokens.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TokensResponse {
+    pub tokens: Vec<String>,
+}
+
+impl std::fmt::Debug for TokensResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "TokensResponse {{ tokens: <{} redacted> }}",
+            self.tokens.len()
+        )
+    }
+}
+
+/// `POST /v1/posture/nonce` answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NonceResponse {
+    pub nonce: String,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Error body of every non-2xx answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ErrorBody {
+    pub error: String,
+    pub message: String,
+}

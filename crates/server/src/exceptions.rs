@@ -1,0 +1,282 @@
+//! Time-limited exceptions (`approvals.exceptionPath`): a request must fill every
+//! justification field the policy names and stay within `maxDurationDays`; every required
+//! approver role must approve (one person cannot fill two roles); the exception token is
+//! issued only after the last approval, lists its approvers and expires with the exception.
+
+use std::collections::BTreeMap;
+
+use certgate_credentials::jws::{self, TokenType};
+use certgate_store::rusqlite::{OptionalExtension, TransactionBehavior, params};
+use chrono::Duration;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::db::{audit, ts};
+use crate::error::{Error, Result};
+use crate::state::AppState;
+
+/// `POST /v1/exceptions` body.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExceptionRequest {
+    pub track: String,
+    pub duration_days: u32,
+    pub justification: BTreeMap<String, String>,
+}
+
+/// `POST /v1/admin/exceptions/{id}/approve` body.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Approval {
+    pub role: String,
+    /// Who approves (a name or id, recorded in the token).
+    pub approver: String,
+}
+
+/// One recorded approval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Approver {
+    pub role: String,
+    pub approver: String,
+}
+
+/// Claims of an exception token (`typ: certgate-exception+jwt`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExceptionClaims {
+    pub iss: String,
+    pub sub: String,
+    /// `track:<id>`: what the exception stands in for.
+    pub scope: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+    pub approvers: Vec<Approver>,
+    pub justification: BTreeMap<String, String>,
+}
+
+/// The state of an exception request.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExceptionStatus {
+    pub id: String,
+    pub user_id: String,
+    pub track: String,
+    pub state: String,
+    pub approvals: Vec<Approver>,
+    pub missing_roles: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+/// Files a request, or refuses it with every reason.
+pub fn request(state: &AppState, user_id: &str, req: &ExceptionRequest) -> Result<ExceptionStatus> {
+    let path = &state.policy.policy.access_gating.approvals.exception_path;
+    let mut reasons = Vec::new();
+    if !path.allowed {
+        reasons.push("the policy allows no exceptions".to_owned());
+    }
+    if state.policy.track(&req.track).is_none() {
+        reasons.push(format!("unknown track {}", req.track));
+    }
+    if req.duration_days == 0 || req.duration_days > path.max_duration_days {
+        reasons.push(format!(
+            "durationDays {} is outside 1..={} (maxDurationDays)",
+            req.duration_days, path.max_duration_days
+        ));
+    }
+    for field in &path.justification_fields {
+        if req
+            .justification
+            .get(field)
+            .is_none_or(|v| v.trim().is_empty())
+        {
+            reasons.push(format!("justification field {field} is missing or empty"));
+        }
+    }
+    for field in req.justification.keys() {
+        if !path.justification_fields.contains(field) {
+            reasons.push(format!(
+                "justification field {field} is not one the policy names"
+            ));
+        }
+    }
+    if !reasons.is_empty() {
+        return Err(Error::Refused(format!(
+            "exception refused: {}",
+            reasons.join("; ")
+        )));
+    }
+    let id = jws::random_id(12)?;
+    let now = state.now();
+    let db = state.db();
+    db.conn().execute(
+        "INSERT INTO server_exceptions (id, user_id, track, justification, duration_days, requested_at, state)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending')",
+        params![
+            id,
+            user_id,
+            req.track,
+            serde_json::to_string(&req.justification)?,
+            req.duration_days,
+            ts(now)
+        ],
+    )?;
+    audit(
+        db.conn(),
+        now,
+        "exception_requested",
+        Some(user_id),
+        &json!({"exceptionId": id, "track": req.track, "durationDays": req.duration_days,
+                "justification": req.justification}),
+    )?;
+    drop(db);
+    status(state, &id)
+}
+
+/// Records one approval; after the last required role, issues the exception token.
+pub fn approve(state: &AppState, id: &str, a: &Approval) -> Result<ExceptionStatus> {
+    let path = &state.policy.policy.access_gating.approvals.exception_path;
+    if !path.required_approvers.iter().any(|r| r.role == a.role) {
+        let roles: Vec<&str> = path
+            .required_approvers
+            .iter()
+            .map(|r| r.role.as_str())
+            .collect();
+        return Err(Error::Refused(format!(
+            "role {} cannot approve exceptions; required roles: {}",
+            a.role,
+            roles.join(", ")
+        )));
+    }
+    if a.approver.trim().is_empty() {
+        return Err(Error::BadRequest("approver must name who approves".into()));
+    }
+    let now = state.now();
+    let mut db = state.db();
+    let tx = db
+        .conn_mut()
+        .transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let row: Option<(String, String, String, String, u32)> = tx
+        .query_row(
+            "SELECT user_id, track, state, justification, duration_days FROM server_exceptions WHERE id = ?1",
+            params![id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .optional()?;
+    let Some((user_id, track, st, justification, days)) = row else {
+        return Err(Error::NotFound(format!("no exception request {id}")));
+    };
+    if st != "pending" {
+        return Err(Error::Conflict(format!("exception {id} is already {st}")));
+    }
+    let existing = approvals_in(&tx, id)?;
+    if existing.iter().any(|x| x.role == a.role) {
+        return Err(Error::Conflict(format!(
+            "role {} has already approved {id}",
+            a.role
+        )));
+    }
+    if existing.iter().any(|x| x.approver == a.approver) {
+        return Err(Error::Refused(format!(
+            "{} already approved {id} in another role; each role needs its own approver",
+            a.approver
+        )));
+    }
+    tx.execute(
+        "INSERT INTO server_exception_approvals (exception_id, role, approver, approved_at) VALUES (?1, ?2, ?3, ?4)",
+        params![id, a.role, a.approver, ts(now)],
+    )?;
+    audit(
+        &tx,
+        now,
+        "exception_approved",
+        Some(&user_id),
+        &json!({"exceptionId": id, "role": a.role, "approver": a.approver}),
+    )?;
+    let approvals = approvals_in(&tx, id)?;
+    let complete = path
+        .required_approvers
+        .iter()
+        .all(|r| approvals.iter().any(|x| x.role == r.role));
+    if complete {
+        let days = days.min(path.max_duration_days);
+        let exp = now + Duration::days(i64::from(days));
+        let claims = ExceptionClaims {
+            iss: state.issuer.name.clone(),
+            sub: user_id.clone(),
+            scope: format!("track:{track}"),
+            iat: now.timestamp(),
+            exp: exp.timestamp(),
+            jti: jws::random_id(16)?,
+            approvers: approvals,
+            justification: serde_json::from_str(&justification)?,
+        };
+        let token = jws::sign(&claims, TokenType::Exception, state.issuer.signing.expose())?;
+        tx.execute(
+            "UPDATE server_exceptions SET state = 'approved', token = ?2, expires_at = ?3 WHERE id = ?1",
+            params![id, token, ts(exp)],
+        )?;
+        audit(
+            &tx,
+            now,
+            "exception_issued",
+            Some(&user_id),
+            &json!({"exceptionId": id, "jti": claims.jti, "expiresAt": ts(exp),
+                    "approvers": claims.approvers}),
+        )?;
+    }
+    tx.commit()?;
+    drop(db);
+    status(state, id)
+}
+
+fn approvals_in(conn: &certgate_store::rusqlite::Connection, id: &str) -> Result<Vec<Approver>> {
+    let mut stmt = conn.prepare(
+        "SELECT role, approver FROM server_exception_approvals WHERE exception_id = ?1 ORDER BY approved_at, role",
+    )?;
+    let rows = stmt.query_map(params![id], |r| {
+        Ok(Approver {
+            role: r.get(0)?,
+            approver: r.get(1)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn status(state: &AppState, id: &str) -> Result<ExceptionStatus> {
+    let db = state.db();
+    let row: Option<(String, String, String, Option<String>)> = db
+        .conn()
+        .query_row(
+            "SELECT user_id, track, state, token FROM server_exceptions WHERE id = ?1",
+            params![id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()?;
+    let Some((user_id, track, st, token)) = row else {
+        return Err(Error::NotFound(format!("no exception request {id}")));
+    };
+    let approvals = approvals_in(db.conn(), id)?;
+    let missing_roles = state
+        .policy
+        .policy
+        .access_gating
+        .approvals
+        .exception_path
+        .required_approvers
+        .iter()
+        .filter(|r| !approvals.iter().any(|a| a.role == r.role))
+        .map(|r| r.role.clone())
+        .collect();
+    Ok(ExceptionStatus {
+        id: id.to_owned(),
+        user_id,
+        track,
+        state: st,
+        approvals,
+        missing_roles,
+        token,
+    })
+}

@@ -1,0 +1,770 @@
+//! The HTTP API through `tower::ServiceExt::oneshot`, plus one real loopback server on port 0.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use certgate_credentials::jws::{self, TokenType};
+use certgate_credentials::{Issuer, RevocationList};
+use certgate_server::exceptions::ExceptionClaims;
+use certgate_server::regrade::ATTEMPT_EXTENSION;
+use certgate_server::state::{IssuerKeys, demo_policy};
+use certgate_server::{AppState, router};
+use certgate_store::Database;
+use chrono::{DateTime, Duration, Utc};
+use ed25519_dalek::SigningKey;
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const ADMIN: &str = "admin-token-0123456789abcdef0123456789";
+const TRACK: &str = "AI_CONSUMER_EXTERNAL";
+
+struct Harness {
+    state: Arc<AppState>,
+    now: Arc<Mutex<DateTime<Utc>>>,
+    _dir: tempfile::TempDir,
+}
+
+fn harness() -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(&dir.path().join("server.db")).unwrap();
+    let (policy, regrader) = demo_policy().unwrap();
+    let now = Arc::new(Mutex::new(
+        DateTime::parse_from_rfc3339("2026-06-01T09:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc),
+    ));
+    let clock_now = now.clone();
+    let state = AppState::new(
+        db,
+        IssuerKeys {
+            name: "https://certgate.test".into(),
+            signing: certgate_credentials::Sensitive::new(SigningKey::from_bytes(&[42; 32])),
+        },
+        policy,
+        ADMIN,
+        Box::new(regrader),
+        Arc::new(move || *clock_now.lock().unwrap()),
+    )
+    .unwrap();
+    Harness {
+        state: Arc::new(state),
+        now,
+        _dir: dir,
+    }
+}
+
+impl Harness {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        auth: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let (status, bytes) = self.raw(method, path, auth, body, None).await;
+        (
+            status,
+            serde_json::from_slice(&bytes)
+                .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into())),
+        )
+    }
+
+    async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        auth: Option<&str>,
+        body: Option<Value>,
+        if_none_match: Option<&str>,
+    ) -> (StatusCode, Vec<u8>) {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(a) = auth {
+            req = req.header(header::AUTHORIZATION, a);
+        }
+        if let Some(e) = if_none_match {
+            req = req.header(header::IF_NONE_MATCH, e);
+        }
+        let req = match body {
+            Some(b) => req
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(b.to_string()))
+                .unwrap(),
+            None => req.body(Body::empty()).unwrap(),
+        };
+        let resp = router(self.state.clone()).oneshot(req).await.unwrap();
+        let status = resp.status();
+        let bytes = resp
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec();
+        (status, bytes)
+    }
+
+    fn advance(&self, d: Duration) {
+        *self.now.lock().unwrap() += d;
+    }
+
+    fn issuer(&self) -> Issuer {
+        self.state.issuer.issuer()
+    }
+
+    /// Creates a code and enrols a fresh device; returns (auth header, device key).
+    async fn enrol(&self, user: &str, seed: u8) -> (String, SigningKey) {
+        let admin = format!("Bearer {ADMIN}");
+        let (s, code) = self
+            .call(
+                "POST",
+                "/v1/admin/enrolment-codes",
+                Some(&admin),
+                Some(json!({"userId": user, "userType": "contractor", "vendorOrg": "Acme BPO", "region": "EU"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{code}");
+        let key = SigningKey::from_bytes(&[seed; 32]);
+        let (s, e) = self
+            .call(
+                "POST",
+                "/v1/enroll",
+                None,
+                Some(json!({"code": code["code"], "publicKey": jws::encode_public_key(&key.verifying_key())})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{e}");
+        let auth = format!(
+            "Device {}.{}",
+            e["deviceId"].as_str().unwrap(),
+            e["deviceSecret"].as_str().unwrap()
+        );
+        (auth, key)
+    }
+}
+
+/// A statement for an attempt at `seed`, all answers right (`correct`) or all but the first
+/// dropped, claiming `claimed_success`.
+fn statement(id: &str, seed: u64, correct: bool, claimed_success: bool) -> Value {
+    statement_for(
+        TRACK,
+        &format!("att-{id}"),
+        id,
+        seed,
+        correct,
+        claimed_success,
+    )
+}
+
+fn statement_for(
+    track: &str,
+    attempt_id: &str,
+    id: &str,
+    seed: u64,
+    correct: bool,
+    claimed_success: bool,
+) -> Value {
+    let policy = certgate_policy::demo::load().unwrap();
+    let bundle = certgate_training::demo::bundle(&policy).unwrap();
+    let t = bundle.track(track).unwrap();
+    let plan = certgate_training::plan_attempt(&t.bank, t.draw_count, seed);
+    let mut responses = certgate_training::quiz::correct_responses(&t.bank, &plan);
+    if !correct {
+        responses.truncate(1);
+    }
+    json!({
+        "id": id,
+        "actor": {"account": {"homePage": "https://certgate.test", "name": "ignored"}},
+        "verb": {"id": if claimed_success { "http://adlnet.gov/expapi/verbs/passed" } else { "http://adlnet.gov/expapi/verbs/failed" }},
+        "object": {"id": format!("urn:certgate:track:{track}")},
+        "result": {
+            "score": {"scaled": if claimed_success { 1.0 } else { 0.1 }, "raw": 12, "min": 0, "max": 12},
+            "success": claimed_success,
+            "completion": true,
+            "extensions": {ATTEMPT_EXTENSION: {
+                "track": track, "attemptId": attempt_id, "seed": seed, "responses": responses
+            }}
+        },
+        "timestamp": "2026-06-01T08:59:00Z"
+    })
+}
+
+#[tokio::test]
+async fn admin_endpoints_are_closed_without_the_token() {
+    let h = harness();
+    let (s, _) = h.call("GET", "/v1/admin/users", None, None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, _) = h
+        .call("GET", "/v1/admin/users", Some("Bearer wrong"), None)
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, _) = h
+        .call(
+            "POST",
+            "/v1/statements",
+            Some("Device x.y"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "unknown devices are refused");
+}
+
+#[tokio::test]
+async fn enrolment_code_is_single_use_and_expires() {
+    let h = harness();
+    let admin = format!("Bearer {ADMIN}");
+    let (_, code) = h
+        .call("POST", "/v1/admin/enrolment-codes", Some(&admin),
+              Some(json!({"userId": "u1", "userType": "contractor", "vendorOrg": "V", "region": "EU", "ttlHours": 1})))
+        .await;
+    let pk = jws::encode_public_key(&SigningKey::from_bytes(&[1; 32]).verifying_key());
+    let body = json!({"code": code["code"], "publicKey": pk});
+    assert_eq!(
+        h.call("POST", "/v1/enroll", None, Some(body.clone()))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        h.call("POST", "/v1/enroll", None, Some(body)).await.0,
+        StatusCode::CONFLICT,
+        "second use refused"
+    );
+
+    let (_, code) = h
+        .call("POST", "/v1/admin/enrolment-codes", Some(&admin),
+              Some(json!({"userId": "u2", "userType": "partner_bpo", "vendorOrg": "V", "region": "EU", "ttlHours": 1})))
+        .await;
+    h.advance(Duration::hours(2));
+    let (s, _) = h
+        .call(
+            "POST",
+            "/v1/enroll",
+            None,
+            Some(json!({"code": code["code"], "publicKey": pk})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "expired code refused");
+
+    let (s, _) = h
+        .call(
+            "POST",
+            "/v1/admin/enrolment-codes",
+            Some(&admin),
+            Some(json!({"userId": "u3", "userType": "employee", "vendorOrg": "V", "region": "EU"})),
+        )
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::BAD_REQUEST,
+        "only contractor / partner_bpo / subcontractor"
+    );
+}
+
+#[tokio::test]
+async fn passing_attempt_gives_a_device_bound_token_and_retries_are_idempotent() {
+    let h = harness();
+    let (auth, key) = h.enrol("alice", 1).await;
+    let st = statement("11111111-1111-4111-8111-111111111111", 42, true, true);
+    let (s, a) = h
+        .call("POST", "/v1/statements", Some(&auth), Some(st.clone()))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{a}");
+    assert_eq!(a["firstTime"], true);
+    assert_eq!(a["grading"]["passed"], true);
+
+    let (s, again) = h
+        .call("POST", "/v1/statements", Some(&auth), Some(st.clone()))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(again["firstTime"], false, "a retry is accepted once");
+    assert_eq!(again["grading"], a["grading"]);
+
+    let mut other = st.clone();
+    other["timestamp"] = json!("2026-06-01T08:59:01Z");
+    let (s, _) = h
+        .call("POST", "/v1/statements", Some(&auth), Some(other))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "same id, other content");
+
+    let (s, t) = h.call("GET", "/v1/tokens", Some(&auth), None).await;
+    assert_eq!(s, StatusCode::OK);
+    let tokens = t["tokens"].as_array().unwrap();
+    assert_eq!(tokens.len(), 1);
+    let token = tokens[0].as_str().unwrap();
+    let (_, t2) = h.call("GET", "/v1/tokens", Some(&auth), None).await;
+    assert_eq!(t2["tokens"][0], tokens[0], "the same token is served again");
+
+    let now = h.state.now();
+    let claims = h
+        .issuer()
+        .verify_certification(token, &key.verifying_key(), &RevocationList::default(), now)
+        .unwrap();
+    assert_eq!(claims.sub, "alice");
+    assert_eq!(claims.track, TRACK);
+    assert_eq!(
+        claims.exp - claims.iat,
+        180 * 86_400,
+        "exp from recertifyDays"
+    );
+    assert_eq!(claims.policy_version, h.state.policy.sha256);
+    let other_device = SigningKey::from_bytes(&[2; 32]).verifying_key();
+    assert!(matches!(
+        h.issuer()
+            .verify_certification(token, &other_device, &RevocationList::default(), now),
+        Err(certgate_credentials::Error::WrongDevice)
+    ));
+
+    // The pass as an Open Badges 3.0 credential, signed as a VC-JWT by the same issuer.
+    let (s, badges) = h
+        .call(
+            "GET",
+            "/v1/admin/badges/alice",
+            Some(&format!("Bearer {ADMIN}")),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let badge = &badges[0];
+    assert_eq!(badge["credential"]["type"][1], "OpenBadgeCredential");
+    assert_eq!(
+        badge["credential"]["credentialSubject"]["achievement"]["name"],
+        TRACK
+    );
+    let signed: Value = jws::verify(
+        badge["jwt"].as_str().unwrap(),
+        TokenType::Badge,
+        &h.state.issuer.public(),
+    )
+    .unwrap();
+    assert_eq!(
+        signed["credentialSubject"],
+        badge["credential"]["credentialSubject"]
+    );
+
+    // A second device of the same user gets its own token, bound to its own key.
+    let (auth2, key2) = h.enrol("alice", 3).await;
+    let (_, t3) = h.call("GET", "/v1/tokens", Some(&auth2), None).await;
+    let token2 = t3["tokens"][0].as_str().unwrap();
+    assert_ne!(token2, token);
+    h.issuer()
+        .verify_certification(
+            token2,
+            &key2.verifying_key(),
+            &RevocationList::default(),
+            now,
+        )
+        .unwrap();
+}
+
+#[tokio::test]
+async fn tampered_score_is_rejected_by_the_regrade() {
+    let h = harness();
+    let (auth, _) = h.enrol("mallory", 1).await;
+    // Claims success, but the raw answers fail the server's own grading.
+    let st = statement("22222222-2222-4222-8222-222222222222", 7, false, true);
+    let (s, body) = h
+        .call("POST", "/v1/statements", Some(&auth), Some(st.clone()))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"], "score_mismatch");
+    let (s, _) = h
+        .call("POST", "/v1/statements", Some(&auth), Some(st))
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a retry gets the same answer"
+    );
+    let (_, t) = h.call("GET", "/v1/tokens", Some(&auth), None).await;
+    assert!(
+        t["tokens"].as_array().unwrap().is_empty(),
+        "no token without a real pass"
+    );
+}
+
+#[tokio::test]
+async fn attempts_run_out_and_lock_the_track() {
+    let h = harness();
+    let (auth, _) = h.enrol("bob", 1).await;
+    for (i, id) in ["a-1", "a-2"].iter().enumerate() {
+        let (s, a) = h
+            .call(
+                "POST",
+                "/v1/statements",
+                Some(&auth),
+                Some(statement(id, i as u64, false, false)),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{a}");
+        assert_eq!(a["grading"]["passed"], false);
+    }
+    let (s, body) = h
+        .call(
+            "POST",
+            "/v1/statements",
+            Some(&auth),
+            Some(statement("a-3", 9, true, true)),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "attemptsAllowed is 2: {body}");
+}
+
+#[tokio::test]
+async fn revocation_and_expiry_end_the_certification() {
+    let h = harness();
+    let (auth, key) = h.enrol("carol", 1).await;
+    h.call(
+        "POST",
+        "/v1/statements",
+        Some(&auth),
+        Some(statement("c-1", 5, true, true)),
+    )
+    .await;
+    let (_, t) = h.call("GET", "/v1/tokens", Some(&auth), None).await;
+    let token = t["tokens"][0].as_str().unwrap().to_owned();
+
+    let admin = format!("Bearer {ADMIN}");
+    let (s, _) = h
+        .call(
+            "POST",
+            "/v1/admin/revoke",
+            Some(&admin),
+            Some(json!({"userId": "carol", "track": TRACK, "reason": "left the vendor"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, list) = h.raw("GET", "/v1/revocations", None, None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let list = RevocationList::verify(std::str::from_utf8(&list).unwrap(), &h.issuer()).unwrap();
+    let r = h
+        .issuer()
+        .verify_certification(&token, &key.verifying_key(), &list, h.state.now());
+    assert!(
+        matches!(r, Err(certgate_credentials::Error::Revoked { .. })),
+        "{r:?}"
+    );
+    let (_, t) = h.call("GET", "/v1/tokens", Some(&auth), None).await;
+    assert!(t["tokens"].as_array().unwrap().is_empty());
+
+    // Expiry: a new pass, then 180 days later the sweep ends it.
+    let (auth2, _) = h.enrol("dave", 2).await;
+    h.call(
+        "POST",
+        "/v1/statements",
+        Some(&auth2),
+        Some(statement("d-1", 6, true, true)),
+    )
+    .await;
+    h.advance(Duration::days(180));
+    let (_, swept) = h.call("POST", "/v1/admin/sweep", Some(&admin), None).await;
+    assert_eq!(swept["expired"], 1);
+    let (_, t) = h.call("GET", "/v1/tokens", Some(&auth2), None).await;
+    assert!(
+        t["tokens"].as_array().unwrap().is_empty(),
+        "expired certifications give no token"
+    );
+
+    let (_, export) = h
+        .raw(
+            "GET",
+            "/v1/admin/export?format=jsonl",
+            Some(&admin),
+            None,
+            None,
+        )
+        .await;
+    let text = String::from_utf8(export).unwrap();
+    for kind in [
+        "completion",
+        "certification_issued",
+        "token_issued",
+        "revoked",
+        "expired",
+    ] {
+        assert!(
+            text.contains(&format!("\"kind\":\"{kind}\"")),
+            "export has {kind}"
+        );
+    }
+    let (_, csv) = h
+        .raw(
+            "GET",
+            "/v1/admin/export?format=csv",
+            Some(&admin),
+            None,
+            None,
+        )
+        .await;
+    assert!(
+        String::from_utf8(csv)
+            .unwrap()
+            .starts_with("id,at,kind,user_id,detail\n")
+    );
+}
+
+#[tokio::test]
+async fn policy_is_served_with_etag_and_signature() {
+    let h = harness();
+    let (s, body) = h.raw("GET", "/v1/policy", None, None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(body, certgate_policy::demo::POLICY.as_bytes());
+    let etag = h.state.policy.etag();
+    let (s, body) = h.raw("GET", "/v1/policy", None, None, Some(&etag)).await;
+    assert_eq!(s, StatusCode::NOT_MODIFIED);
+    assert!(body.is_empty());
+    let (s, sig) = h.raw("GET", "/v1/policy/signature", None, None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let key = certgate_policy::demo::public_key().unwrap();
+    certgate_policy::load_signed_text(
+        certgate_policy::demo::POLICY,
+        std::str::from_utf8(&sig).unwrap(),
+        "served",
+        &key,
+    )
+    .unwrap();
+    let (_, keys) = h.call("GET", "/v1/keys", None, None).await;
+    assert_eq!(
+        keys["issuerKid"],
+        jws::jwk_thumbprint(&h.state.issuer.public())
+    );
+}
+
+#[tokio::test]
+async fn posture_attestation_needs_a_fresh_server_nonce() {
+    let h = harness();
+    let (auth, key) = h.enrol("erin", 1).await;
+    let (s, n) = h.call("POST", "/v1/posture/nonce", Some(&auth), None).await;
+    assert_eq!(s, StatusCode::OK);
+    let nonce = n["nonce"].as_str().unwrap();
+    let payload = certgate_posture::attest::AttestedPayload {
+        facts: json!({"diskEncryption": true, "managed": true}),
+        nonce: nonce.to_owned(),
+        counter: 1,
+        collected_at: h.state.now(),
+    };
+    let sig = ed25519_dalek::Signer::sign(
+        &key,
+        &certgate_posture::attest::signed_bytes(&payload).unwrap(),
+    );
+    let att = json!({
+        "payload": payload,
+        "publicKey": hex::encode(key.verifying_key().as_bytes()),
+        "signature": hex::encode(sig.to_bytes()),
+    });
+    let (s, body) = h
+        .call(
+            "POST",
+            "/v1/posture/attestations",
+            Some(&auth),
+            Some(att.clone()),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let (s, _) = h
+        .call("POST", "/v1/posture/attestations", Some(&auth), Some(att))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "a nonce is used once");
+
+    let forged = certgate_posture::attest::AttestedPayload {
+        nonce: "never-issued".into(),
+        counter: 2,
+        ..payload
+    };
+    let sig = ed25519_dalek::Signer::sign(
+        &key,
+        &certgate_posture::attest::signed_bytes(&forged).unwrap(),
+    );
+    let att = json!({"payload": forged, "publicKey": hex::encode(key.verifying_key().as_bytes()), "signature": hex::encode(sig.to_bytes())});
+    let (s, _) = h
+        .call("POST", "/v1/posture/attestations", Some(&auth), Some(att))
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "a nonce the server did not issue is refused"
+    );
+}
+
+fn justification() -> Value {
+    json!({"vendorName": "Acme BPO", "ticketOrProjectId": "SEC-1234",
+           "dataSensitivity": "internal", "compensatingControls": "supervised sessions"})
+}
+
+#[tokio::test]
+async fn exceptions_need_every_field_and_every_role() {
+    let h = harness();
+    let (auth, _) = h.enrol("frank", 1).await;
+    let admin = format!("Bearer {ADMIN}");
+
+    let mut missing = justification();
+    missing.as_object_mut().unwrap().remove("dataSensitivity");
+    let (s, body) = h
+        .call(
+            "POST",
+            "/v1/exceptions",
+            Some(&auth),
+            Some(json!({"track": TRACK, "durationDays": 3, "justification": missing})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("dataSensitivity"),
+        "{body}"
+    );
+
+    let (s, body) = h
+        .call(
+            "POST",
+            "/v1/exceptions",
+            Some(&auth),
+            Some(json!({"track": TRACK, "durationDays": 30, "justification": justification()})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("maxDurationDays"),
+        "{body}"
+    );
+
+    let (s, ex) = h
+        .call(
+            "POST",
+            "/v1/exceptions",
+            Some(&auth),
+            Some(json!({"track": TRACK, "durationDays": 5, "justification": justification()})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{ex}");
+    let id = ex["id"].as_str().unwrap();
+    let approve = |role: &str, who: &str| json!({"role": role, "approver": who});
+    let path = format!("/v1/admin/exceptions/{id}/approve");
+
+    let (s, body) = h
+        .call("POST", &path, Some(&admin), Some(approve("Sales", "sam")))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "wrong role: {body}");
+    let (s, first) = h
+        .call(
+            "POST",
+            &path,
+            Some(&admin),
+            Some(approve("FunctionalOwner", "fiona")),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(first["state"], "pending");
+    assert!(
+        first.get("token").is_none(),
+        "no token before the last approval"
+    );
+    let (s, _) = h
+        .call(
+            "POST",
+            &path,
+            Some(&admin),
+            Some(approve("Security", "fiona")),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "one person cannot fill two roles");
+    let (s, done) = h
+        .call(
+            "POST",
+            &path,
+            Some(&admin),
+            Some(approve("Security", "sid")),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(done["state"], "approved");
+    let claims: ExceptionClaims = jws::verify(
+        done["token"].as_str().unwrap(),
+        TokenType::Exception,
+        &h.state.issuer.public(),
+    )
+    .unwrap();
+    assert_eq!(claims.scope, format!("track:{TRACK}"));
+    assert_eq!(claims.exp - claims.iat, 5 * 86_400);
+    assert_eq!(claims.approvers.len(), 2);
+    assert!(
+        jws::verify::<Value>(
+            done["token"].as_str().unwrap(),
+            TokenType::Certification,
+            &h.state.issuer.public()
+        )
+        .is_err(),
+        "an exception token is not a certification token"
+    );
+}
+
+#[tokio::test]
+async fn real_loopback_server_on_port_zero() {
+    let h = harness();
+    let running = certgate_server::spawn(h.state.clone(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    assert_ne!(running.addr.port(), 0);
+    let url = format!("http://{}/v1/keys", running.addr);
+    let body = tokio::task::spawn_blocking(move || {
+        certgate_credentials::client::Client::new(&url.replace("/v1/keys", ""))
+            .unwrap()
+            .get("/v1/keys")
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let keys: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(keys["issuer"], "https://certgate.test");
+}
+
+#[tokio::test]
+async fn the_single_attempt_of_a_track_is_leased_to_one_device() {
+    const BUILDER: &str = "AI_BUILDER_EXTERNAL";
+    let h = harness();
+    let (laptop, _) = h.enrol("gina", 1).await;
+    let (desktop, _) = h.enrol("gina", 2).await;
+    let lease = |attempt: &str| json!({"track": BUILDER, "attemptId": attempt});
+    let (s, body) = h
+        .call("POST", "/v1/leases", Some(&laptop), Some(lease("x")))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["leased"], true);
+    let (s, _) = h
+        .call("POST", "/v1/leases", Some(&laptop), Some(lease("x")))
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::OK,
+        "re-leasing the same attempt is idempotent"
+    );
+    let (s, _) = h
+        .call("POST", "/v1/leases", Some(&desktop), Some(lease("y")))
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::CONFLICT,
+        "another device cannot take the single attempt"
+    );
+    let st = statement_for(BUILDER, "y", "g-desk", 4, true, true);
+    let (s, _) = h
+        .call("POST", "/v1/statements", Some(&desktop), Some(st))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "nor submit one");
+    let st = statement_for(BUILDER, "x", "g-lap", 4, true, true);
+    let (s, body) = h
+        .call("POST", "/v1/statements", Some(&laptop), Some(st))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["grading"]["passed"], true);
+}
