@@ -30,6 +30,9 @@ trap cleanup EXIT
 export CARGO_HOME="${CARGO_HOME:-${HOME}/.cargo}"
 export RUSTUP_HOME="${RUSTUP_HOME:-${HOME}/.rustup}"
 export npm_config_cache="${npm_config_cache:-${HOME}/.npm}"
+if [[ -d "${HOME}/.pyenv" ]]; then export PYENV_ROOT="${PYENV_ROOT:-${HOME}/.pyenv}"; fi
+# Inside this session the real peers are present: tests that need them fail, never skip.
+export CERTGATE_REQUIRE_KEYRING=1 CERTGATE_REQUIRE_SCIM=1 CERTGATE_REQUIRE_SDKS=1
 # A fresh HOME: an old login.keyring with another password would make the unlock fail, and
 # the app and WebKit write under HOME.
 export HOME="${SESSION_DIR}/home"

@@ -26,20 +26,64 @@ pub enum ErrorCode {
     PolicySignature,
     /// A key file is not in the expected format.
     PolicyKey,
+    /// The training content could not be read.
+    ContentIo,
+    /// The training content does not validate or its signature does not verify.
+    ContentInvalid,
+    /// The local database failed or holds an unreadable record.
+    Store,
+    /// The module, track or question asked for does not exist.
+    NotFound,
+    /// No quiz attempt is in progress.
+    NoAttempt,
+    /// The answer does not fit the question, or the question was already answered.
+    InvalidAnswer,
+    /// No attempt may start now (locked, or cooling down); the message says what to do.
+    AttemptBlocked,
+    /// The acknowledgement needs a typed full name.
+    NameRequired,
     /// Something in the app itself broke (random source, rule engine start-up).
     Internal,
 }
 
 impl From<certgate_policy::Error> for CommandError {
     fn from(err: certgate_policy::Error) -> Self {
-        use certgate_policy::Error as E;
+        Self {
+            code: policy_code(&err),
+            message: err.to_string(),
+        }
+    }
+}
+
+fn policy_code(err: &certgate_policy::Error) -> ErrorCode {
+    use certgate_policy::Error as E;
+    match err {
+        E::Read { .. } | E::Write { .. } => ErrorCode::PolicyIo,
+        E::Invalid(_) => ErrorCode::PolicyInvalid,
+        E::Unsigned { .. } => ErrorCode::PolicyUnsigned,
+        E::BadSignature { .. } | E::SignatureFormat { .. } => ErrorCode::PolicySignature,
+        E::KeyFormat { .. } => ErrorCode::PolicyKey,
+        E::Random(_) | E::Engine(_) => ErrorCode::Internal,
+    }
+}
+
+impl From<certgate_training::Error> for CommandError {
+    fn from(err: certgate_training::Error) -> Self {
+        use certgate_training::Error as E;
         let code = match &err {
-            E::Read { .. } | E::Write { .. } => ErrorCode::PolicyIo,
-            E::Invalid(_) => ErrorCode::PolicyInvalid,
-            E::Unsigned { .. } => ErrorCode::PolicyUnsigned,
-            E::BadSignature { .. } | E::SignatureFormat { .. } => ErrorCode::PolicySignature,
-            E::KeyFormat { .. } => ErrorCode::PolicyKey,
-            E::Random(_) | E::Engine(_) => ErrorCode::Internal,
+            E::Policy(inner) => policy_code(inner),
+            E::Read { .. } | E::Write { .. } => ErrorCode::ContentIo,
+            E::Invalid(_)
+            | E::Unsigned { .. }
+            | E::Signature(_)
+            | E::Tampered { .. }
+            | E::ManifestFormat { .. } => ErrorCode::ContentInvalid,
+            E::Store(_) | E::Corrupt(_) => ErrorCode::Store,
+            E::UnknownTrack(_) => ErrorCode::NotFound,
+            E::Grade(_) => ErrorCode::InvalidAnswer,
+            E::Blocked(_) => ErrorCode::AttemptBlocked,
+            E::NameRequired => ErrorCode::NameRequired,
+            E::Random(_) => ErrorCode::Internal,
         };
         Self {
             code,
@@ -75,6 +119,14 @@ mod tests {
             (ErrorCode::PolicyUnsigned, "policy-unsigned"),
             (ErrorCode::PolicySignature, "policy-signature"),
             (ErrorCode::PolicyKey, "policy-key"),
+            (ErrorCode::ContentIo, "content-io"),
+            (ErrorCode::ContentInvalid, "content-invalid"),
+            (ErrorCode::Store, "store"),
+            (ErrorCode::NotFound, "not-found"),
+            (ErrorCode::NoAttempt, "no-attempt"),
+            (ErrorCode::InvalidAnswer, "invalid-answer"),
+            (ErrorCode::AttemptBlocked, "attempt-blocked"),
+            (ErrorCode::NameRequired, "name-required"),
             (ErrorCode::Internal, "internal"),
         ];
         for (code, wire) in codes {
@@ -103,5 +155,33 @@ mod tests {
 
         let engine = CommandError::from(certgate_policy::Error::Engine("boom".into()));
         assert_eq!(engine.code, ErrorCode::Internal);
+    }
+
+    #[test]
+    fn training_errors_map_to_their_codes() {
+        use certgate_training::Error as E;
+        assert_eq!(
+            CommandError::from(E::NameRequired).code,
+            ErrorCode::NameRequired
+        );
+        assert_eq!(
+            CommandError::from(E::UnknownTrack("X".into())).code,
+            ErrorCode::NotFound
+        );
+        let locked = CommandError::from(E::Blocked(certgate_training::status::Blocked::Locked {
+            attempts: 3,
+        }));
+        assert_eq!(locked.code, ErrorCode::AttemptBlocked);
+        assert!(
+            locked.message.contains("exception"),
+            "the engine's way out is kept: {}",
+            locked.message
+        );
+        let wrapped = CommandError::from(E::Policy(certgate_policy::Error::Engine("x".into())));
+        assert_eq!(
+            wrapped.code,
+            ErrorCode::Internal,
+            "policy errors keep the policy mapping"
+        );
     }
 }

@@ -6,7 +6,9 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 mod commands;
+mod dto;
 mod error;
+mod notify;
 mod state;
 mod tray;
 
@@ -27,7 +29,18 @@ fn with_state<R: Runtime>(builder: Builder<R>, state: state::AppState) -> Builde
     builder
         .manage(state)
         .invoke_handler(tauri::generate_handler![
-            commands::policy::get_policy_summary
+            commands::policy::get_policy_summary,
+            commands::dashboard::get_dashboard,
+            commands::posture::get_posture,
+            commands::posture::recheck_posture,
+            commands::training::list_tracks,
+            commands::training::get_module,
+            commands::training::save_progress,
+            commands::training::start_attempt,
+            commands::training::answer_question,
+            commands::training::submit_attempt,
+            commands::training::get_acknowledgement,
+            commands::training::sign_acknowledgement,
         ])
         .on_window_event(|window, event| {
             // In the tray, closing the window only hides it; without a tray it quits as usual.
@@ -54,6 +67,7 @@ pub fn run() -> tauri::Result<()> {
         .setup(|app| {
             let mode = tray::install(app);
             app.manage(mode);
+            notify::spawn(app.handle().clone());
             Ok(())
         })
         .build(tauri::generate_context!())?;

@@ -24,6 +24,14 @@ fn invoke(
     webview: &WebviewWindow<MockRuntime>,
     cmd: &str,
 ) -> Result<serde_json::Value, serde_json::Value> {
+    invoke_with(webview, cmd, serde_json::json!({}))
+}
+
+fn invoke_with(
+    webview: &WebviewWindow<MockRuntime>,
+    cmd: &str,
+    args: serde_json::Value,
+) -> Result<serde_json::Value, serde_json::Value> {
     get_ipc_response(
         webview,
         InvokeRequest {
@@ -38,7 +46,7 @@ fn invoke(
             }
             .parse()
             .unwrap(),
-            body: InvokeBody::default(),
+            body: InvokeBody::Json(args),
             headers: Default::default(),
             invoke_key: INVOKE_KEY.to_string(),
         },
@@ -69,10 +77,11 @@ fn get_policy_summary_returns_the_demo_policy_over_ipc() {
 
 #[test]
 fn a_policy_that_failed_to_load_reaches_the_ui_as_a_command_error() {
+    let no_cel = || CommandError::from(certgate_policy::Error::Engine("no CEL".into()));
     let failed = state::AppState {
-        policy: Err(CommandError::from(certgate_policy::Error::Engine(
-            "no CEL".into(),
-        ))),
+        policy: Err(no_cel()),
+        training: Err(no_cel()),
+        posture: Err(no_cel()),
     };
     let (_app, webview) = app_with(with_state(mock_builder(), failed));
 
@@ -115,4 +124,293 @@ fn export_bindings() {
     let cfg = ts_rs::Config::new().with_out_dir(dir);
     certgate_policy::PolicySummary::export_all(&cfg).unwrap();
     CommandError::export_all(&cfg).unwrap();
+    dto::Dashboard::export_all(&cfg).unwrap();
+    dto::PostureView::export_all(&cfg).unwrap();
+    dto::TrackView::export_all(&cfg).unwrap();
+    dto::ModuleView::export_all(&cfg).unwrap();
+    dto::ProgressInput::export_all(&cfg).unwrap();
+    dto::AttemptView::export_all(&cfg).unwrap();
+    dto::AnswerInput::export_all(&cfg).unwrap();
+    dto::AnswerFeedback::export_all(&cfg).unwrap();
+    dto::AttemptResult::export_all(&cfg).unwrap();
+    dto::AcknowledgementView::export_all(&cfg).unwrap();
+}
+
+/// A demo app over a fresh database, posture read from an empty snapshot (every fact fails or
+/// is unknown), so no test touches the real data directory or depends on this machine.
+struct Demo {
+    _dir: tempfile::TempDir,
+    _app: App<MockRuntime>,
+    webview: WebviewWindow<MockRuntime>,
+}
+
+fn demo() -> Demo {
+    let dir = tempfile::tempdir().unwrap();
+    let sysroot = dir.path().join("sysroot");
+    std::fs::create_dir(&sysroot).unwrap();
+    let db = certgate_store::Database::open(&dir.path().join("certgate.db")).unwrap();
+    let records = certgate_training::Records::new(db).unwrap();
+    let state = state::AppState::for_tests(records, &sysroot);
+    let (app, webview) = app_with(with_state(mock_builder(), state));
+    Demo {
+        _dir: dir,
+        _app: app,
+        webview,
+    }
+}
+
+const TRACK: &str = "AI_CONSUMER_EXTERNAL";
+
+/// The right (or, with `right == false`, a wrong) answer to a shown question, from the bank.
+fn answer_for(question: &serde_json::Value, right: bool) -> serde_json::Value {
+    let policy = certgate_policy::demo::load().unwrap();
+    let bundle = certgate_training::demo::bundle(&policy).unwrap();
+    let id = question["id"].as_str().unwrap();
+    let q = bundle.track(TRACK).unwrap().bank.question(id).unwrap();
+    match &q.kind {
+        certgate_training::QuestionKind::TrueFalse { answer } => {
+            serde_json::json!({ "questionId": id, "value": *answer == right })
+        }
+        _ => {
+            let ids: Vec<&str> = q
+                .options()
+                .iter()
+                .filter(|o| o.correct == right)
+                .map(|o| o.id.as_str())
+                .take(if right { usize::MAX } else { 1 })
+                .collect();
+            serde_json::json!({ "questionId": id, "optionIds": ids })
+        }
+    }
+}
+
+fn take_quiz(webview: &WebviewWindow<MockRuntime>, right: bool) -> serde_json::Value {
+    let attempt = invoke_with(
+        webview,
+        "start_attempt",
+        serde_json::json!({ "track": TRACK }),
+    )
+    .unwrap();
+    for q in attempt["questions"].as_array().unwrap() {
+        let feedback = invoke_with(
+            webview,
+            "answer_question",
+            serde_json::json!({ "answer": answer_for(q, right) }),
+        )
+        .unwrap();
+        assert_eq!(feedback["correct"], right, "{feedback}");
+    }
+    invoke(webview, "submit_attempt").unwrap()
+}
+
+#[test]
+fn the_dashboard_shows_demo_certifications_posture_and_the_next_action() {
+    let d = demo();
+    let dash = invoke(&d.webview, "get_dashboard").unwrap();
+    assert_eq!(dash["demo"], true, "the DEMO banner depends on this");
+    let certs = dash["certifications"].as_array().unwrap();
+    assert!(
+        certs
+            .iter()
+            .any(|c| c["track"] == TRACK && c["status"] == "notStarted"),
+        "{dash}"
+    );
+    assert_eq!(dash["posture"]["facts"].as_array().unwrap().len(), 11);
+    assert_eq!(dash["acknowledgementNeeded"], true);
+    if dash["posture"]["compliant"] == false {
+        assert_eq!(dash["overall"], "blocked", "posture not ok blocks: {dash}");
+        assert_eq!(dash["nextAction"], "fix-posture");
+    }
+}
+
+#[test]
+fn recheck_posture_runs_the_check_and_gives_a_fix_per_failing_required_fact() {
+    let d = demo();
+    let view = invoke(&d.webview, "recheck_posture").unwrap();
+    assert_eq!(
+        view["pending"], false,
+        "recheck waits for a real report: {view}"
+    );
+    assert_eq!(
+        view["compliant"], false,
+        "an empty snapshot is not a compliant device"
+    );
+    let facts = view["facts"].as_array().unwrap();
+    let failing_required: Vec<_> = facts
+        .iter()
+        .filter(|f| f["required"] == true && f["ok"] == false)
+        .collect();
+    assert!(!failing_required.is_empty(), "{view}");
+    for f in failing_required {
+        assert!(
+            f["fixHint"].as_str().is_some_and(|h| h.len() > 10),
+            "each failing required fact says how to fix it: {f}"
+        );
+    }
+    assert!(
+        facts
+            .iter()
+            .filter(|f| f["required"] == false)
+            .all(|f| f["fixHint"].is_null())
+    );
+    let cached = invoke(&d.webview, "get_posture").unwrap();
+    assert_eq!(
+        cached["pending"], false,
+        "get_posture reads the cached real report"
+    );
+}
+
+#[test]
+fn reading_a_module_saves_progress_and_resumes_there() {
+    let d = demo();
+    let tracks = invoke(&d.webview, "list_tracks").unwrap();
+    let track = tracks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == TRACK)
+        .unwrap();
+    let first = track["modules"][0]["id"].as_str().unwrap().to_owned();
+    let module = invoke_with(&d.webview, "get_module", serde_json::json!({ "id": first })).unwrap();
+    assert!(
+        module["body"].as_str().unwrap().len() > 100,
+        "the Markdown is sent"
+    );
+    assert_eq!(module["position"], 0);
+    assert_eq!(module["read"], false);
+
+    let progress =
+        serde_json::json!({ "progress": { "moduleId": first, "position": 2, "completed": false } });
+    invoke_with(&d.webview, "save_progress", progress).unwrap();
+    let again = invoke_with(&d.webview, "get_module", serde_json::json!({ "id": first })).unwrap();
+    assert_eq!(again["position"], 2, "the reader resumes where it stopped");
+
+    let done =
+        serde_json::json!({ "progress": { "moduleId": first, "position": 5, "completed": true } });
+    assert_eq!(
+        invoke_with(&d.webview, "save_progress", done).unwrap()["read"],
+        true
+    );
+    let back =
+        serde_json::json!({ "progress": { "moduleId": first, "position": 0, "completed": false } });
+    assert_eq!(
+        invoke_with(&d.webview, "save_progress", back).unwrap()["read"],
+        true,
+        "read stays read"
+    );
+
+    let dash = invoke(&d.webview, "get_dashboard").unwrap();
+    assert!(
+        dash["certifications"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["track"] == TRACK && c["status"] == "inProgress")
+    );
+
+    let missing = invoke_with(
+        &d.webview,
+        "get_module",
+        serde_json::json!({ "id": "NOPE" }),
+    )
+    .unwrap_err();
+    assert_eq!(missing["code"], "not-found");
+}
+
+#[test]
+fn an_attempt_never_sends_the_answers_before_they_are_given() {
+    let d = demo();
+    let attempt = invoke_with(
+        &d.webview,
+        "start_attempt",
+        serde_json::json!({ "track": TRACK }),
+    )
+    .unwrap();
+    let mut keys = Vec::new();
+    collect_keys(&attempt, &mut keys);
+    for secret in ["correct", "explanation", "answer", "correctOptionIds"] {
+        assert!(
+            !keys.contains(&secret.to_owned()),
+            "no {secret} before answering: {attempt}"
+        );
+    }
+    let q = &attempt["questions"][0];
+    let feedback = invoke_with(
+        &d.webview,
+        "answer_question",
+        serde_json::json!({ "answer": answer_for(q, true) }),
+    )
+    .unwrap();
+    assert_eq!(feedback["correct"], true);
+    assert!(
+        feedback["explanation"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty())
+    );
+    let again = invoke_with(
+        &d.webview,
+        "answer_question",
+        serde_json::json!({ "answer": answer_for(q, true) }),
+    )
+    .unwrap_err();
+    assert_eq!(
+        again["code"], "invalid-answer",
+        "an answer cannot be changed after the feedback"
+    );
+}
+
+#[test]
+fn a_passed_attempt_certifies_and_a_failed_one_counts_down_to_the_lock() {
+    let d = demo();
+    let passed = take_quiz(&d.webview, true);
+    assert_eq!(passed["passed"], true, "{passed}");
+    assert_eq!(passed["scorePct"], 100.0);
+    assert_eq!(passed["certification"]["status"], "passed");
+    assert!(passed["certification"]["expiresAt"].is_string());
+
+    let d = demo();
+    let failed = take_quiz(&d.webview, false);
+    assert_eq!(failed["passed"], false);
+    assert_eq!(failed["certification"]["status"], "failed", "{failed}");
+    assert!(failed["certification"]["attemptsLeft"].as_u64().unwrap() >= 1);
+
+    let none = invoke(&d.webview, "submit_attempt").unwrap_err();
+    assert_eq!(none["code"], "no-attempt");
+}
+
+#[test]
+fn the_acknowledgement_needs_a_typed_name_and_is_then_signed() {
+    let d = demo();
+    let page = invoke(&d.webview, "get_acknowledgement").unwrap();
+    assert_eq!(page["needsSignature"], true);
+    assert!(page["signed"].is_null());
+    let empty = invoke_with(
+        &d.webview,
+        "sign_acknowledgement",
+        serde_json::json!({ "fullName": " " }),
+    )
+    .unwrap_err();
+    assert_eq!(empty["code"], "name-required");
+    let signed = invoke_with(
+        &d.webview,
+        "sign_acknowledgement",
+        serde_json::json!({ "fullName": "Ada Lovelace" }),
+    )
+    .unwrap();
+    assert_eq!(signed["needsSignature"], false);
+    assert_eq!(signed["signed"]["fullName"], "Ada Lovelace");
+}
+
+/// Every object key anywhere in a JSON value.
+fn collect_keys(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                out.push(k.clone());
+                collect_keys(v, out);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| collect_keys(v, out)),
+        _ => {}
+    }
 }

@@ -2,33 +2,52 @@
 
 use std::fmt;
 
-use tauri::menu::{Menu, MenuEvent, MenuId, MenuItem, PredefinedMenuItem};
+use certgate_posture::FactName;
+use certgate_training::notice::Overall;
+use tauri::menu::{Menu, MenuEvent, MenuId, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::TrayIconBuilder;
-use tauri::{App, AppHandle, Manager, Runtime};
+use tauri::{App, AppHandle, Emitter, Manager, Runtime};
 
 use crate::MAIN_WINDOW;
+use crate::state::AppState;
 
 /// The tray menu's entries. Menu ids are strings on the wire; this enum is the only place that
 /// spells them, so a click can never be matched against a typo.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TrayItem {
     Open,
+    ContinueTraining,
+    /// The posture sub-menu's title.
+    Posture,
+    /// One fact in the posture sub-menu (shown, not clickable).
+    Fact(FactName),
     Quit,
 }
 
 impl TrayItem {
-    const ALL: [Self; 2] = [Self::Open, Self::Quit];
+    const ACTIONS: [Self; 4] = [
+        Self::Open,
+        Self::ContinueTraining,
+        Self::Posture,
+        Self::Quit,
+    ];
 
-    fn id(self) -> &'static str {
+    fn id(self) -> String {
         match self {
-            Self::Open => "open",
-            Self::Quit => "quit",
+            Self::Open => "open".into(),
+            Self::ContinueTraining => "continue-training".into(),
+            Self::Posture => "posture".into(),
+            Self::Fact(name) => format!("fact:{}", name.as_str()),
+            Self::Quit => "quit".into(),
         }
     }
 
     fn label(self) -> &'static str {
         match self {
-            Self::Open => "Open",
+            Self::Open => "Open Certgate",
+            Self::ContinueTraining => "Continue training",
+            Self::Posture => "Posture",
+            Self::Fact(name) => name.as_str(),
             Self::Quit => "Quit",
         }
     }
@@ -48,11 +67,26 @@ impl TryFrom<&MenuId> for TrayItem {
     type Error = UnknownMenuId;
 
     fn try_from(id: &MenuId) -> Result<Self, Self::Error> {
-        Self::ALL
+        Self::ACTIONS
             .into_iter()
+            .chain(FactName::ALL.into_iter().map(Self::Fact))
             .find(|item| item.id() == id.as_ref())
             .ok_or_else(|| UnknownMenuId(id.as_ref().to_owned()))
     }
+}
+
+/// The icon file for a state: distinct by shape as well as colour (icons/tray-*.png).
+fn icon_bytes(state: Overall) -> &'static [u8] {
+    match state {
+        Overall::Ready => include_bytes!("../../icons/tray-ready.png"),
+        Overall::ActionNeeded => include_bytes!("../../icons/tray-action.png"),
+        Overall::Blocked => include_bytes!("../../icons/tray-blocked.png"),
+    }
+}
+
+/// The tooltip: the state in words.
+pub fn tooltip(state: Overall) -> String {
+    format!("Certgate: {}", state.label())
 }
 
 /// Whether the app lives in the tray, or only in its window because there is no tray to live in.
@@ -97,38 +131,100 @@ pub fn install<R: Runtime>(app: &App<R>) -> TrayMode {
     mode
 }
 
+const TRAY_ID: &str = "certgate";
+
+fn item<R: Runtime, M: Manager<R>>(
+    app: &M,
+    it: TrayItem,
+    enabled: bool,
+) -> tauri::Result<MenuItem<R>> {
+    MenuItem::with_id(app, it, it.label(), enabled, None::<&str>)
+}
+
+/// The menu for the current posture: Open, Continue training, Posture ▸ (each fact ✔/✘), Quit.
+fn menu<R: Runtime, M: Manager<R>>(app: &M) -> tauri::Result<Menu<R>> {
+    let facts: Vec<MenuItem<R>> = match app.state::<AppState>().posture() {
+        Ok(p) => {
+            let view = p.view();
+            FactName::ALL
+                .into_iter()
+                .zip(view.facts)
+                .filter(|(_, f)| f.required)
+                .map(|(name, f)| {
+                    let mark = if f.ok { "✔" } else { "✘" };
+                    MenuItem::with_id(
+                        app,
+                        TrayItem::Fact(name),
+                        format!("{mark} {}", name.as_str()),
+                        false,
+                        None::<&str>,
+                    )
+                })
+                .collect::<tauri::Result<_>>()?
+        }
+        Err(_) => Vec::new(),
+    };
+    let fact_refs: Vec<&dyn tauri::menu::IsMenuItem<R>> = facts
+        .iter()
+        .map(|f| f as &dyn tauri::menu::IsMenuItem<R>)
+        .collect();
+    let posture = Submenu::with_id_and_items(
+        app,
+        TrayItem::Posture,
+        TrayItem::Posture.label(),
+        true,
+        &fact_refs,
+    )?;
+    Menu::with_items(
+        app,
+        &[
+            &item(app, TrayItem::Open, true)?,
+            &item(app, TrayItem::ContinueTraining, true)?,
+            &posture,
+            &PredefinedMenuItem::separator(app)?,
+            &item(app, TrayItem::Quit, true)?,
+        ],
+    )
+}
+
 fn build<R: Runtime>(app: &App<R>) -> tauri::Result<()> {
-    let open = MenuItem::with_id(
-        app,
-        TrayItem::Open,
-        TrayItem::Open.label(),
-        true,
-        None::<&str>,
-    )?;
-    let quit = MenuItem::with_id(
-        app,
-        TrayItem::Quit,
-        TrayItem::Quit.label(),
-        true,
-        None::<&str>,
-    )?;
-    let separator = PredefinedMenuItem::separator(app)?;
-    let menu = Menu::with_items(app, &[&open, &separator, &quit])?;
-    TrayIconBuilder::with_id("certgate")
-        .icon(tauri::image::Image::from_bytes(include_bytes!(
-            "../../icons/tray-ready.png"
-        ))?)
-        .tooltip("Certgate")
-        .menu(&menu)
+    let (state, _) = app.state::<AppState>().overall();
+    TrayIconBuilder::with_id(TRAY_ID)
+        .icon(tauri::image::Image::from_bytes(icon_bytes(state))?)
+        .tooltip(tooltip(state))
+        .menu(&menu(app)?)
         .show_menu_on_left_click(true)
         .on_menu_event(on_menu_event)
         .build(app)?;
     Ok(())
 }
 
+/// Re-reads the engine's state and updates icon, tooltip and menu. No tray (tests, no host):
+/// nothing to do.
+pub fn refresh<R: Runtime>(app: &AppHandle<R>) {
+    let Some(tray) = app.tray_by_id(TRAY_ID) else {
+        return;
+    };
+    let (state, _) = app.state::<AppState>().overall();
+    let done = tauri::image::Image::from_bytes(icon_bytes(state))
+        .and_then(|icon| tray.set_icon(Some(icon)))
+        .and_then(|()| tray.set_tooltip(Some(tooltip(state))))
+        .and_then(|()| tray.set_menu(Some(menu(app)?)));
+    if let Err(err) = done {
+        tracing::warn!(%err, "cannot update the tray");
+    }
+}
+
 fn on_menu_event<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
     match TrayItem::try_from(event.id()) {
         Ok(TrayItem::Open) => show_main_window(app),
+        Ok(TrayItem::ContinueTraining) => {
+            show_main_window(app);
+            if let Err(err) = app.emit(NAVIGATE_EVENT, "training") {
+                tracing::warn!(%err, "cannot ask the window to open training");
+            }
+        }
+        Ok(TrayItem::Posture | TrayItem::Fact(_)) => {}
         Ok(TrayItem::Quit) => {
             tracing::info!("quit from the tray menu");
             app.exit(0);
@@ -136,6 +232,9 @@ fn on_menu_event<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
         Err(UnknownMenuId(id)) => tracing::warn!(%id, "tray menu event with an unknown id"),
     }
 }
+
+/// Event the window listens to for "go to this screen" (payload: the screen name).
+pub const NAVIGATE_EVENT: &str = "navigate";
 
 /// Shows, restores and focuses the main window, re-creating it from the config if it is gone.
 pub fn show_main_window<R: Runtime>(app: &AppHandle<R>) {
@@ -214,7 +313,8 @@ mod tests {
 
     #[test]
     fn menu_ids_round_trip_through_the_enum() {
-        for item in TrayItem::ALL {
+        let facts = FactName::ALL.into_iter().map(TrayItem::Fact);
+        for item in TrayItem::ACTIONS.into_iter().chain(facts) {
             let id = MenuId::from(item);
             assert_eq!(
                 TrayItem::try_from(&id),
@@ -247,12 +347,28 @@ mod tests {
     }
 
     #[test]
-    fn the_menu_offers_open_and_quit() {
-        let labels: Vec<_> = TrayItem::ALL.iter().map(|i| i.label()).collect();
+    fn the_menu_labels_are_the_ones_the_e2e_test_clicks() {
+        let labels: Vec<_> = TrayItem::ACTIONS.iter().map(|i| i.label()).collect();
         assert_eq!(
             labels,
-            ["Open", "Quit"],
-            "the e2e test clicks the item labelled Quit"
+            ["Open Certgate", "Continue training", "Posture", "Quit"]
         );
+    }
+
+    #[test]
+    fn each_state_has_its_own_icon_and_words() {
+        let states = [Overall::Ready, Overall::ActionNeeded, Overall::Blocked];
+        for a in states {
+            for b in states {
+                if a != b {
+                    assert_ne!(
+                        icon_bytes(a),
+                        icon_bytes(b),
+                        "{a:?} and {b:?} look different"
+                    );
+                }
+            }
+        }
+        assert_eq!(tooltip(Overall::Blocked), "Certgate: blocked");
     }
 }

@@ -282,3 +282,66 @@ fn posture_on_an_empty_snapshot_is_unknown_never_ok() {
     let missing = certgate(&["posture", "--sysroot", "/nonexistent/snapshot"]);
     assert_eq!(missing.status.code(), Some(2));
 }
+
+fn certgate_stdin(args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_certgate"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn redact_pseudonymizes_pii_and_blocks_secrets_without_printing_values() {
+    let text = certgate_stdin(&["redact"], "Mail jane.doe@example.com today\n");
+    assert_eq!(text.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&text.stdout),
+        "Mail [EMAIL_1] today\n"
+    );
+
+    // Built at run time so no scanner mistakes this file for a leak.
+    let key = format!("AKIA{}", "Q3EGRTWXZ4PLMN7B");
+    let input = format!(
+        "{}\n{}\n",
+        serde_json::json!({"text": format!("aws_access_key_id = {key}")}),
+        serde_json::json!({"text": "reach me at jane.doe@example.com"})
+    );
+    let out = certgate_stdin(&["redact", "--jsonl"], &input);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        !stdout.contains(&key) && !stdout.contains("jane.doe"),
+        "no value is echoed: {stdout}"
+    );
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "one result per input line, in order");
+    assert_eq!(lines[0]["blocked"], true);
+    assert_eq!(lines[0]["findings"][0]["type"], "SECRET");
+    assert_eq!(
+        lines[0]["findings"][0]["start"], 20,
+        "UTF-8 byte offsets into the input"
+    );
+    assert_eq!(lines[1]["blocked"], false);
+    assert_eq!(lines[1]["findings"][0]["type"], "EMAIL");
+
+    let invalid = certgate_stdin(&["redact", "--jsonl"], "not json\n");
+    assert_eq!(
+        invalid.status.code(),
+        Some(2),
+        "bad input is an error, not skipped"
+    );
+}

@@ -12,6 +12,7 @@
 //! ```
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod clock;
 mod decision;
 mod decode;
 pub mod demo;

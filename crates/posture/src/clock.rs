@@ -1,29 +1,3 @@
-//! Time is passed in, never read deep in logic, so expiry and staleness are testable.
+//! The clock every engine crate shares (see [`certgate_policy::clock`]).
 
-use chrono::{DateTime, Utc};
-
-/// A source of the current time.
-pub trait Clock: Send + Sync + std::fmt::Debug {
-    /// The current time.
-    fn now(&self) -> DateTime<Utc>;
-}
-
-/// The system's wall clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-}
-
-/// A clock stopped at one instant (tests, snapshots).
-#[derive(Debug, Clone, Copy)]
-pub struct FixedClock(pub DateTime<Utc>);
-
-impl Clock for FixedClock {
-    fn now(&self) -> DateTime<Utc> {
-        self.0
-    }
-}
+pub use certgate_policy::clock::{Clock, FixedClock, SystemClock};

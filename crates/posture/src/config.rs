@@ -65,6 +65,34 @@ impl Default for PostureConfig {
 }
 
 impl PostureConfig {
+    /// The settings the org policy's `devicePosture` section asks for, with defaults for the
+    /// rest. The one mapping from policy to posture engine: the CLI and the app both use it.
+    pub fn from_policy(settings: &certgate_policy::model::DevicePosture) -> Self {
+        let matcher = |process: &String, prefix: &Option<String>| ProcessMatcher {
+            name: process.clone(),
+            path_prefix: prefix.clone(),
+        };
+        Self {
+            edr_allowlist: settings
+                .edr_allowlist
+                .iter()
+                .filter_map(|m| m.process.as_ref().map(|p| matcher(p, &m.path_prefix)))
+                .collect(),
+            mdm_markers: settings
+                .mdm_markers
+                .iter()
+                .flat_map(|m| {
+                    let process = m
+                        .process
+                        .as_ref()
+                        .map(|p| Marker::Process(matcher(p, &m.path_prefix)));
+                    process.into_iter().chain(m.file.clone().map(Marker::File))
+                })
+                .collect(),
+            ..Self::default()
+        }
+    }
+
     /// The per-command timeout.
     pub fn command_timeout(&self) -> Duration {
         Duration::from_millis(self.command_timeout_ms)
@@ -74,6 +102,42 @@ impl PostureConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn policy_markers_become_posture_matchers() {
+        use certgate_policy::model::{DevicePosture, ProcessMarker};
+        let marker =
+            |process: Option<&str>, prefix: Option<&str>, file: Option<&str>| ProcessMarker {
+                process: process.map(Into::into),
+                path_prefix: prefix.map(Into::into),
+                file: file.map(Into::into),
+            };
+        let settings = DevicePosture {
+            edr_allowlist: vec![marker(
+                Some("falcon-sensor"),
+                Some("/opt/CrowdStrike/"),
+                None,
+            )],
+            mdm_markers: vec![
+                marker(None, None, Some("/etc/intune/agent.conf")),
+                marker(Some("intune-agent"), None, None),
+            ],
+            ..DevicePosture::default()
+        };
+        let config = PostureConfig::from_policy(&settings);
+        assert_eq!(config.edr_allowlist[0].name, "falcon-sensor");
+        assert_eq!(
+            config.edr_allowlist[0].path_prefix.as_deref(),
+            Some("/opt/CrowdStrike/")
+        );
+        assert_eq!(config.mdm_markers.len(), 2);
+        assert!(matches!(&config.mdm_markers[0], Marker::File(f) if f == "/etc/intune/agent.conf"));
+        assert!(matches!(&config.mdm_markers[1], Marker::Process(m) if m.name == "intune-agent"));
+        assert!(
+            config.allow_subprocess,
+            "defaults fill what the policy does not say"
+        );
+    }
 
     #[test]
     fn config_rejects_unknown_fields() {

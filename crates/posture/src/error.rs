@@ -46,6 +46,12 @@ pub enum Error {
     /// The report claims to be collected in the future (beyond clock skew).
     #[error("attested report is dated {ahead_secs} s in the future")]
     FromFuture { ahead_secs: i64 },
+    /// A snapshot folder to read instead of this machine does not exist.
+    #[error("{path} is not a directory: give the folder a posture snapshot was unpacked into")]
+    NoSnapshot { path: std::path::PathBuf },
+    /// Snapshots hold Linux trees; other platforms cannot read them.
+    #[error("reading a posture snapshot works on Linux only")]
+    SnapshotUnsupported,
     /// An unknown fact name was given (CLI `--require`).
     #[error("unknown fact name `{name}`")]
     UnknownFactName { name: String },

@@ -34,6 +34,27 @@ pub use render::{exit_code, render_table};
 pub use report::{FactName, Facts, PostureReport};
 pub use watch::{ChangeSignals, PostureCache, Watcher};
 
+/// Checks this machine, or, with `snapshot`, the Linux tree unpacked in that folder (no
+/// external command runs then): what `certgate posture [--sysroot DIR]` and the app share.
+pub fn check(
+    snapshot: Option<&std::path::Path>,
+    config: PostureConfig,
+    clock: &dyn Clock,
+) -> Result<PostureReport> {
+    let Some(dir) = snapshot else {
+        return Ok(check_host(config, clock));
+    };
+    if !dir.is_dir() {
+        return Err(Error::NoSnapshot {
+            path: dir.to_owned(),
+        });
+    }
+    #[cfg(target_os = "linux")]
+    return Ok(linux::LinuxCheck::sysroot(dir, config).run(clock));
+    #[cfg(not(target_os = "linux"))]
+    Err(Error::SnapshotUnsupported)
+}
+
 /// Runs the full check for the machine this is built for.
 #[cfg(target_os = "linux")]
 pub fn check_host(config: PostureConfig, clock: &dyn Clock) -> PostureReport {

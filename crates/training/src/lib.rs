@@ -24,6 +24,7 @@ pub mod demo;
 pub mod error;
 pub mod ids;
 pub mod model;
+pub mod notice;
 pub mod quiz;
 pub mod records;
 pub mod status;

@@ -5,30 +5,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-/// A source of the current time (only the edges — CLI, app — read one).
-pub trait Clock: Send + Sync + std::fmt::Debug {
-    fn now(&self) -> DateTime<Utc>;
-}
-
-/// The system's wall clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-}
-
-/// A clock stopped at one instant.
-#[derive(Debug, Clone, Copy)]
-pub struct FixedClock(pub DateTime<Utc>);
-
-impl Clock for FixedClock {
-    fn now(&self) -> DateTime<Utc> {
-        self.0
-    }
-}
+pub use certgate_policy::clock::{Clock, FixedClock, SystemClock};
 
 /// Days before expiry at which a reminder fires.
 pub const REMINDER_DAYS: [i64; 3] = [30, 14, 3];

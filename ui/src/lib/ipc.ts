@@ -1,14 +1,92 @@
 // The only module that calls `invoke`: one typed function per Tauri command, so a renamed
 // command or a changed payload breaks the build here instead of at run time.
 import { invoke } from "@tauri-apps/api/core";
+import { listen } from "@tauri-apps/api/event";
+import type { AcknowledgementView } from "./bindings/AcknowledgementView";
+import type { AnswerFeedback } from "./bindings/AnswerFeedback";
+import type { AnswerInput } from "./bindings/AnswerInput";
+import type { AttemptResult } from "./bindings/AttemptResult";
+import type { AttemptView } from "./bindings/AttemptView";
 import type { CommandError } from "./bindings/CommandError";
+import type { Dashboard } from "./bindings/Dashboard";
+import type { ModuleSummary } from "./bindings/ModuleSummary";
+import type { ModuleView } from "./bindings/ModuleView";
 import type { PolicySummary } from "./bindings/PolicySummary";
+import type { PostureView } from "./bindings/PostureView";
+import type { ProgressInput } from "./bindings/ProgressInput";
+import type { QuestionView } from "./bindings/QuestionView";
+import type { TrackView } from "./bindings/TrackView";
 
-export type { CommandError, PolicySummary };
+export type {
+  AcknowledgementView,
+  AnswerFeedback,
+  AnswerInput,
+  AttemptResult,
+  AttemptView,
+  CommandError,
+  Dashboard,
+  ModuleSummary,
+  ModuleView,
+  PolicySummary,
+  PostureView,
+  ProgressInput,
+  QuestionView,
+  TrackView,
+};
 
 /** Summary of the policy the app loaded at start (signed org policy, or the embedded demo). */
 export function getPolicySummary(): Promise<PolicySummary> {
   return invoke<PolicySummary>("get_policy_summary");
+}
+
+export function getDashboard(): Promise<Dashboard> {
+  return invoke<Dashboard>("get_dashboard");
+}
+
+export function getPosture(): Promise<PostureView> {
+  return invoke<PostureView>("get_posture");
+}
+
+/** Runs the device check now and waits for its result. */
+export function recheckPosture(): Promise<PostureView> {
+  return invoke<PostureView>("recheck_posture");
+}
+
+export function listTracks(): Promise<TrackView[]> {
+  return invoke<TrackView[]>("list_tracks");
+}
+
+export function getModule(id: string): Promise<ModuleView> {
+  return invoke<ModuleView>("get_module", { id });
+}
+
+export function saveProgress(progress: ProgressInput): Promise<ModuleSummary> {
+  return invoke<ModuleSummary>("save_progress", { progress });
+}
+
+export function startAttempt(track: string): Promise<AttemptView> {
+  return invoke<AttemptView>("start_attempt", { track });
+}
+
+export function answerQuestion(answer: AnswerInput): Promise<AnswerFeedback> {
+  return invoke<AnswerFeedback>("answer_question", { answer });
+}
+
+export function submitAttempt(): Promise<AttemptResult> {
+  return invoke<AttemptResult>("submit_attempt");
+}
+
+export function getAcknowledgement(): Promise<AcknowledgementView> {
+  return invoke<AcknowledgementView>("get_acknowledgement");
+}
+
+export function signAcknowledgement(fullName: string): Promise<AcknowledgementView> {
+  return invoke<AcknowledgementView>("sign_acknowledgement", { fullName });
+}
+
+/** The tray asks for a screen ("training"); returns the unsubscribe function. */
+export function onNavigate(go: (screen: string) => void): Promise<() => void> {
+  return listen<string>("navigate", (e) => go(e.payload));
 }
 
 /** Narrows whatever a rejected `invoke` gave us to the app's error shape. */
@@ -22,4 +100,9 @@ export function asCommandError(err: unknown): CommandError {
     return err as CommandError;
   }
   return { code: "internal", message: String(err) };
+}
+
+/** A date as YYYY-MM-DD. */
+export function day(iso: string | null): string {
+  return iso ? iso.slice(0, 10) : "";
 }

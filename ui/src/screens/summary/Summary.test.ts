@@ -1,63 +1,30 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { cleanup, render, screen } from "@testing-library/svelte";
+import { cleanup, fireEvent, render, screen } from "@testing-library/svelte";
 import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
 import App from "../../App.svelte";
-import type { PolicySummary } from "../../lib/ipc";
-
-function summary(trust: string): PolicySummary {
-  return {
-    policyId: "acme-ai-gate-v1",
-    sha256: "ab".repeat(32),
-    trust,
-    source: "/etc/certgate/policy.yaml",
-    populations: ["contractors", "vendors"],
-    regionsAllowed: ["eu-west-1"],
-    copilots: ["github-copilot"],
-    automationEndpoints: ["https://api.example.invalid/v1"],
-    identityProvider: "okta",
-    tracks: [
-      {
-        id: "AI_CONSUMER_EXTERNAL",
-        modules: ["GOV-101", "GOV-102"],
-        minScorePct: 80,
-        attemptsAllowed: 3,
-        recertifyDays: 365,
-      },
-    ],
-    conditions: [{ name: "certified", rule: "user.certifications.contains('AI_CONSUMER_EXTERNAL')" }],
-  };
-}
+import { fakeBackend } from "../../lib/test-setup";
 
 afterEach(() => {
   cleanup();
   clearMocks();
 });
 
-describe("summary screen", () => {
-  it("asks the backend for the summary with get_policy_summary and shows it", async () => {
-    const calls: string[] = [];
-    mockIPC((cmd) => {
-      calls.push(cmd);
-      if (cmd === "get_policy_summary") return summary("signed");
-      throw new Error(`unexpected command ${cmd}`);
-    });
+describe("app shell and policy screen", () => {
+  it("says DEMO MODE and starts with onboarding when nothing is certified", async () => {
+    const backend = fakeBackend();
     render(App);
-
-    expect(await screen.findByText("acme-ai-gate-v1")).toBeTruthy();
-    expect(calls).toEqual(["get_policy_summary"]);
-    expect(screen.getByTestId("trust").textContent).toBe("Signed by your organisation");
-    expect(screen.getAllByTestId("track")).toHaveLength(1);
-    expect(screen.getByText("GOV-101, GOV-102")).toBeTruthy();
-    expect(screen.getByText("80%")).toBeTruthy();
-    expect(screen.queryByTestId("demo-banner")).toBeNull();
-  });
-
-  it("says DEMO MODE when the backend runs on the embedded demo policy", async () => {
-    mockIPC(() => summary("demo"));
-    render(App);
-
     const banner = await screen.findByTestId("demo-banner");
     expect(banner.textContent).toContain("DEMO MODE");
+    expect(await screen.findByTestId("onboarding")).toBeTruthy();
+    expect(backend.state.calls.slice(0, 2)).toEqual(["get_policy_summary", "get_dashboard"]);
+  });
+
+  it("shows the policy summary from get_policy_summary on the Policy tab", async () => {
+    fakeBackend({ trust: "signed" });
+    render(App);
+    await fireEvent.click(await screen.findByRole("button", { name: "Policy" }));
+    expect(await screen.findByText("demo-org-policy")).toBeTruthy();
+    expect(screen.getByTestId("trust").textContent).toBe("Signed by your organisation");
   });
 
   it("shows the backend's error message and code when the policy failed to load", async () => {
@@ -65,7 +32,6 @@ describe("summary screen", () => {
       throw { code: "policy-invalid", message: "policy.yaml:3:5: unknown key `scop`" };
     });
     render(App);
-
     const alert = await screen.findByRole("alert");
     expect(alert.textContent).toContain("unknown key `scop`");
     expect(alert.textContent).toContain("policy-invalid");

@@ -1,0 +1,183 @@
+//! `certgate enroll` and `certgate sync`: this device and the org server. Secrets go to the
+//! OS keyring only; without one these commands stop with a clear message.
+
+use anyhow::Result;
+use certgate_credentials::device::{self, Device, Outbox};
+use certgate_credentials::wire::StatementAccepted;
+use certgate_credentials::{Keystore, TokenState};
+use certgate_store::Database;
+use certgate_training::Records;
+use clap::Args;
+use serde_json::Value;
+
+use crate::exit::Code;
+
+#[derive(Debug, Args)]
+pub struct EnrollArgs {
+    /// The org server, e.g. https://certgate.example.org
+    #[arg(long, value_name = "URL")]
+    server: String,
+    /// The one-time enrolment code from your admin.
+    #[arg(long)]
+    code: String,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    #[arg(long)]
+    json: bool,
+    /// Also check this device's posture and send a signed attestation (fresh server nonce).
+    #[arg(long)]
+    posture: bool,
+}
+
+pub fn run_enroll(args: &EnrollArgs) -> Result<Code> {
+    let keys = Keystore::system()?;
+    let mut db = Database::open_default()?;
+    let e = device::enroll(&mut db, &keys, &args.server, &args.code, chrono::Utc::now())?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"serverUrl": e.server_url, "deviceId": e.device_id,
+                               "userId": e.user_id, "issuer": e.issuer.name})
+        );
+    } else {
+        println!(
+            "enrolled as {} with {} (device {}); the device key is in the OS keyring",
+            e.user_id, e.server_url, e.device_id
+        );
+    }
+    Ok(Code::Ok)
+}
+
+/// The training crate's outbox, as the sync drains it.
+struct TrainingOutbox {
+    records: Records,
+    /// Outbox id → attempt id, to mark attempts verified when the server passes them.
+    subjects: Vec<(String, String)>,
+}
+
+impl Outbox for TrainingOutbox {
+    fn pending(&mut self) -> certgate_credentials::Result<Vec<(String, Value)>> {
+        let items = self.records.pending_outbox().map_err(outbox_err)?;
+        self.subjects = items
+            .iter()
+            .filter(|i| i.kind == "attempt")
+            .map(|i| (i.id.clone(), i.subject_id.clone()))
+            .collect();
+        Ok(items.into_iter().map(|i| (i.id, i.statement)).collect())
+    }
+
+    fn delivered(
+        &mut self,
+        id: &str,
+        answer: &StatementAccepted,
+    ) -> certgate_credentials::Result<()> {
+        let passed = answer.grading.as_ref().is_some_and(|g| g.passed);
+        if let Some((_, attempt)) = self.subjects.iter().find(|(o, _)| o == id)
+            && passed
+        {
+            self.records.mark_verified(attempt).map_err(outbox_err)?;
+        }
+        self.records
+            .mark_sent(&[id.to_owned()], chrono::Utc::now())
+            .map_err(outbox_err)
+    }
+
+    fn refused(&mut self, id: &str, reason: &str) -> certgate_credentials::Result<()> {
+        eprintln!("the server refused statement {id}: {reason}");
+        // Resending the same statement can only get the same refusal.
+        self.records
+            .mark_sent(&[id.to_owned()], chrono::Utc::now())
+            .map_err(outbox_err)
+    }
+}
+
+fn outbox_err(e: certgate_training::Error) -> certgate_credentials::Error {
+    certgate_credentials::Error::Outbox {
+        reason: e.to_string(),
+    }
+}
+
+pub fn run_sync(args: &SyncArgs) -> Result<Code> {
+    let keys = Keystore::system()?;
+    let mut db = Database::open_default()?;
+    let device = Device::load(&mut db, &keys)?;
+    let mut outbox = TrainingOutbox {
+        records: Records::open_default()?,
+        subjects: Vec::new(),
+    };
+    let report = device.sync(&db, &keys, &mut outbox, chrono::Utc::now())?;
+    if args.posture {
+        // The policy just fetched (signed by the org) says which agents and markers count.
+        let settings = match certgate_credentials::metadata::policy(&db)? {
+            Some((_, text, _)) => certgate_policy::parse(&text, "<org policy>")?
+                .policy
+                .device_posture
+                .clone(),
+            None => certgate_policy::demo::load()?.policy.device_posture.clone(),
+        };
+        let config = certgate_posture::PostureConfig::from_policy(&settings);
+        let posture = certgate_posture::check_host(config, &certgate_posture::SystemClock);
+        let counter = device.attest_posture(&db, &posture)?;
+        if !args.json {
+            println!("posture attested (counter {counter})");
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "sent {} statement(s) ({} refused); {} token(s) stored; {} revoked id(s); policy {}",
+            report.statements_delivered,
+            report.statements_refused,
+            report.tokens_stored,
+            report.revoked,
+            if report.policy_updated {
+                "updated"
+            } else {
+                "unchanged"
+            }
+        );
+    }
+    Ok(if report.statements_refused > 0 {
+        Code::Failed
+    } else {
+        Code::Ok
+    })
+}
+
+/// Token state per track for `certgate certs`, or `None` when this device is not enrolled or
+/// has no keyring (the training status is still shown then).
+pub fn token_states() -> Option<Vec<(String, TokenState, Option<String>)>> {
+    let keys = Keystore::system().ok()?;
+    let mut db = Database::open_default().ok()?;
+    let statuses = device::certifications(&mut db, &keys, chrono::Utc::now()).ok()?;
+    Some(
+        statuses
+            .into_iter()
+            .map(|s| (s.track, s.state, s.detail))
+            .collect(),
+    )
+}
+
+/// The token column of `certgate certs`: valid / expiring / expired / revoked / pending
+/// verification (passed here, no token from the server yet) / invalid.
+pub fn token_label(
+    states: Option<&[(String, TokenState, Option<String>)]>,
+    track: &str,
+    passed_locally: bool,
+) -> String {
+    let Some(states) = states else {
+        return "token: device not enrolled".into();
+    };
+    match states.iter().find(|(t, _, _)| t == track) {
+        Some((_, state, _)) => format!("token: {}", state.label()),
+        None if passed_locally => {
+            format!("token: {}", TokenState::PendingVerification.label())
+        }
+        None => "token: none".into(),
+    }
+}

@@ -1,0 +1,40 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { cleanup, fireEvent, render, screen } from "@testing-library/svelte";
+import { clearMocks } from "@tauri-apps/api/mocks";
+import Onboarding from "./Onboarding.svelte";
+import { fakeBackend } from "../../lib/test-setup";
+
+afterEach(() => {
+  cleanup();
+  clearMocks();
+});
+
+describe("onboarding wizard", () => {
+  it("walks demo org → posture → training → quiz → acknowledgement → done", async () => {
+    let done = false;
+    fakeBackend();
+    render(Onboarding, { track: "AI_CONSUMER_EXTERNAL", ondone: () => (done = true) });
+    const title = () => screen.getByTestId("step-title").textContent;
+    await fireEvent.click(screen.getByRole("button", { name: "Use the demo organisation" }));
+    expect(title()).toContain("Step 2 of 6");
+    expect(document.activeElement).toBe(screen.getByTestId("step-title"));
+    await screen.findAllByTestId("fact");
+    await fireEvent.click(screen.getByRole("button", { name: /Continue \(access stays blocked/ }));
+    await fireEvent.click(await screen.findByRole("button", { name: "Take the AI_CONSUMER_EXTERNAL quiz" }));
+    expect(title()).toContain("Quiz");
+    await fireEvent.click(await screen.findByRole("button", { name: "Start the quiz" }));
+    await fireEvent.click(await screen.findByLabelText("Only through the governed proxy"));
+    await fireEvent.click(screen.getByRole("button", { name: "Answer" }));
+    await fireEvent.click(await screen.findByRole("button", { name: "Next question" }));
+    await fireEvent.click(await screen.findByLabelText("False"));
+    await fireEvent.click(screen.getByRole("button", { name: "Answer" }));
+    await fireEvent.click(await screen.findByRole("button", { name: "See my result" }));
+    await fireEvent.click(await screen.findByRole("button", { name: "Continue" }));
+    await fireEvent.input(await screen.findByLabelText("Your full name"), { target: { value: "Ada Lovelace" } });
+    await fireEvent.click(screen.getByRole("button", { name: "Sign" }));
+    await fireEvent.click(await screen.findByRole("button", { name: "Continue" }));
+    expect(await screen.findByTestId("done")).toBeTruthy();
+    await fireEvent.click(screen.getByRole("button", { name: "Open the dashboard" }));
+    expect(done).toBe(true);
+  });
+});

@@ -1,0 +1,11 @@
+export interface FakeBackend {
+  handle(cmd: string, args?: Record<string, unknown>): unknown;
+  state: { calls: string[]; checks: number; firewallOk: boolean; progress: Record<string, { position: number; completed: boolean }>; signed: unknown; attempts: number };
+}
+export function createBackend(options?: {
+  firewallOk?: boolean;
+  fixOnRecheck?: boolean;
+  attemptsAllowed?: number;
+  trust?: string;
+}): FakeBackend;
+export function installInBrowser(options?: Record<string, unknown>): void;

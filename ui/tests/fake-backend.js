@@ -1,0 +1,148 @@
+// A stateful stand-in for the Rust commands, shared by the vitest screen tests (through
+// mockIPC) and the browser tests (injected into the built page as window.__TAURI_INTERNALS__).
+// Plain JS with no imports so both can load it. Shapes follow ui/src/lib/bindings.
+
+export function createBackend(options = {}) {
+  const now = "2026-11-27T10:00:00Z";
+  const fact = (name, ok, required, fixHint = null) => ({
+    name, state: ok ? "ok" : "fail", ok, required, evidence: [ok ? `${name} is on` : `${name} is off`],
+    fixHint: ok ? null : fixHint,
+  });
+  const state = {
+    firewallOk: options.firewallOk ?? false,
+    checks: 0,
+    progress: {},
+    attempts: 0,
+    attemptsAllowed: options.attemptsAllowed ?? 3,
+    passed: false,
+    answers: {},
+    signed: null,
+    calls: [],
+  };
+  const modules = [
+    { id: "GOV-101", title: "Why AI access is governed", minutes: 5,
+      body: "# Why\n\nIntro text.\n\n## Data\n\nNever paste **customer data**. <script>alert(1)</script>\n\n## Tools\n\nUse the approved tools." },
+    { id: "GOV-102", title: "Safe prompting", minutes: 4, body: "# Prompting\n\nKeep prompts free of secrets.\n\n## Review\n\nCheck outputs." },
+  ];
+  const questions = [
+    { id: "Q1", kind: "single", scenario: null, prompt: "Where may customer data go?",
+      options: [{ id: "a", text: "Into any chatbot" }, { id: "b", text: "Only through the governed proxy" }],
+      correct: ["b"], explanation: "The proxy redacts customer data before it leaves." },
+    { id: "Q2", kind: "trueFalse", scenario: "A colleague asks for your API key.", prompt: "You may share your proxy key.",
+      options: [], value: false, explanation: "Keys are personal." },
+  ];
+  const posture = () => ({
+    compliant: state.firewallOk, pending: false, platform: "linux", collectedAt: now,
+    facts: [
+      fact("diskEncryption", true, true),
+      fact("firewall", state.firewallOk, true, "Enable a firewall: `sudo ufw enable`."),
+      fact("screenLock", true, true),
+      fact("edr", true, false),
+    ],
+  });
+  const cert = () => state.passed
+    ? { track: "AI_CONSUMER_EXTERNAL", status: "passed", label: "passed (pending verification)", certified: true, verified: false, expiresAt: "2027-11-27T10:00:00Z", attemptsLeft: null, retryAt: null }
+    : state.attempts >= state.attemptsAllowed
+      ? { track: "AI_CONSUMER_EXTERNAL", status: "locked", label: "locked", certified: false, verified: false, expiresAt: null, attemptsLeft: 0, retryAt: null }
+      : state.attempts > 0
+        ? { track: "AI_CONSUMER_EXTERNAL", status: "failed", label: `failed (${state.attemptsAllowed - state.attempts} attempt(s) left)`, certified: false, verified: false, expiresAt: null, attemptsLeft: state.attemptsAllowed - state.attempts, retryAt: null }
+        : { track: "AI_CONSUMER_EXTERNAL", status: "notStarted", label: "not started", certified: false, verified: false, expiresAt: null, attemptsLeft: null, retryAt: null };
+  const summaryOf = (m) => ({
+    id: m.id, title: m.title, minutes: m.minutes,
+    read: Boolean(state.progress[m.id]?.completed), position: state.progress[m.id]?.position ?? 0,
+  });
+  const ack = () => ({
+    id: "AUP", title: "Acceptable use", version: "1.0.0",
+    body: "# Acceptable use\n\nI will use AI tools only through Certgate.",
+    needsSignature: state.signed === null, signed: state.signed,
+  });
+  const fail = (code, message) => { throw { code, message }; };
+  const commands = {
+    get_policy_summary: () => ({
+      policyId: "demo-org-policy", sha256: "ab".repeat(32), trust: options.trust ?? "demo", source: "embedded demo",
+      populations: ["contractors"], regionsAllowed: ["eu-west-1"], copilots: ["copilot"], automationEndpoints: [],
+      identityProvider: "demo", tracks: [], conditions: [],
+    }),
+    get_dashboard: () => {
+      const ready = state.firewallOk && state.passed;
+      return {
+        demo: true,
+        overall: !state.firewallOk ? "blocked" : ready ? "ready" : "action-needed",
+        overallLabel: "",
+        nextAction: !state.firewallOk ? "fix-posture" : !state.passed ? "train" : state.signed ? "nothing" : "sign-acknowledgement",
+        certifications: [cert()], posture: posture(), acknowledgementNeeded: state.signed === null,
+      };
+    },
+    get_posture: () => posture(),
+    recheck_posture: () => { state.checks += 1; if (options.fixOnRecheck) state.firewallOk = true; return posture(); },
+    list_tracks: () => [{
+      id: "AI_CONSUMER_EXTERNAL", certification: cert(), minScorePct: 85, attemptsAllowed: state.attemptsAllowed,
+      questions: questions.length, modules: modules.map(summaryOf),
+    }],
+    get_module: ({ id }) => {
+      const m = modules.find((x) => x.id === id) ?? fail("not-found", `no module ${id}`);
+      return { ...summaryOf(m), track: "AI_CONSUMER_EXTERNAL", version: "1.0.0", body: m.body };
+    },
+    save_progress: ({ progress }) => {
+      const before = state.progress[progress.moduleId];
+      state.progress[progress.moduleId] = { position: progress.position, completed: Boolean(before?.completed || progress.completed) };
+      return summaryOf(modules.find((x) => x.id === progress.moduleId));
+    },
+    start_attempt: () => {
+      if (state.attempts >= state.attemptsAllowed) fail("attempt-blocked", "all 3 allowed attempt(s) failed, so the track is locked: request an exception");
+      state.answers = {};
+      return { track: "AI_CONSUMER_EXTERNAL", minScorePct: 85,
+        questions: questions.map(({ correct, value, explanation, ...shown }) => shown) };
+    },
+    answer_question: ({ answer }) => {
+      const q = questions.find((x) => x.id === answer.questionId);
+      if (state.answers[q.id] !== undefined) fail("invalid-answer", "this question is already answered");
+      const right = q.kind === "trueFalse" ? answer.value === q.value
+        : answer.optionIds.length === q.correct.length && answer.optionIds.every((o) => q.correct.includes(o));
+      state.answers[q.id] = right;
+      return { questionId: q.id, correct: right, credit: right ? 1 : 0, correctOptionIds: q.correct ?? [],
+        correctValue: q.kind === "trueFalse" ? q.value : null, explanation: q.explanation };
+    },
+    submit_attempt: () => {
+      const raw = Object.values(state.answers).filter(Boolean).length;
+      const pct = (raw / questions.length) * 100;
+      const passed = pct >= 85;
+      state.attempts += passed ? 0 : 1;
+      state.passed = state.passed || passed;
+      const c = cert();
+      return { attemptId: `att-${state.attempts}`, scorePct: pct, raw, max: questions.length, minScorePct: 85, passed,
+        certification: c,
+        blockedMessage: c.status === "locked" ? "all 3 allowed attempt(s) failed, so the track is locked: request an exception from your manager" : null };
+    },
+    get_acknowledgement: () => ack(),
+    sign_acknowledgement: ({ fullName }) => {
+      if (fullName.trim().length < 2) fail("name-required", "type your full name to sign (at least 2 letters)");
+      state.signed = { fullName: fullName.trim(), version: "1.0.0", signedAt: now };
+      return ack();
+    },
+  };
+  function handle(cmd, args = {}) {
+    state.calls.push(cmd);
+    if (cmd.startsWith("plugin:event|")) return 1;
+    const fn = commands[cmd];
+    if (!fn) fail("internal", `unexpected command ${cmd}`);
+    return fn(args);
+  }
+  return { handle, state };
+}
+
+/** Installs the fake as Tauri's IPC in a plain browser page (what mockIPC does in vitest). */
+export function installInBrowser(options) {
+  const backend = createBackend(options);
+  let next = 1;
+  window.__TAURI_INTERNALS__ = {
+    metadata: { currentWindow: { label: "main" }, currentWebview: { windowLabel: "main", label: "main" } },
+    transformCallback: () => next++,
+    invoke: async (cmd, args) => {
+      // A little latency, like the real IPC, so the UI's busy states are exercised.
+      await new Promise((r) => setTimeout(r, 5));
+      return backend.handle(cmd, args);
+    },
+  };
+  window.__fakeBackend = backend;
+}
