@@ -61,11 +61,15 @@ impl AppState {
     /// the data directory (`CERTGATE_HOME` overrides it), posture watched at the policy's
     /// interval.
     pub fn load() -> Self {
-        let policy = certgate_policy::demo::load().map_err(CommandError::from);
+        let policy = load_policy(
+            std::env::var_os(POLICY_ENV).map(PathBuf::from),
+            std::env::var_os(ORG_KEY_ENV).map(PathBuf::from),
+        );
         match &policy {
             Ok(loaded) => tracing::info!(
                 policy_id = %loaded.summary().policy_id,
-                "running on the embedded DEMO policy, signed with the demo key"
+                trust = loaded.trust.label(),
+                "policy loaded"
             ),
             Err(err) => tracing::error!(code = ?err.code, "{}", err.message),
         }
@@ -489,6 +493,43 @@ impl Posture {
         }
         self.view()
     }
+}
+
+/// The org policy file to run on instead of the embedded demo policy.
+pub const POLICY_ENV: &str = "CERTGATE_POLICY";
+/// The org's public key (PEM) the policy in [`POLICY_ENV`] must be signed with.
+pub const ORG_KEY_ENV: &str = "CERTGATE_ORG_KEY";
+
+/// The org policy, its signature checked against the org key; or, with no policy named, the
+/// embedded demo policy (signed with the demo key, shown as DEMO). An unsigned or altered org
+/// policy is refused and the window says why: there is no way around the signature.
+pub fn load_policy(
+    policy: Option<PathBuf>,
+    org_key: Option<PathBuf>,
+) -> Result<LoadedPolicy, CommandError> {
+    let Some(policy) = policy else {
+        return certgate_policy::demo::load().map_err(CommandError::from);
+    };
+    let Some(key_path) = org_key else {
+        return Err(CommandError {
+            code: ErrorCode::PolicyKey,
+            message: format!(
+                "{POLICY_ENV} names {} but {ORG_KEY_ENV} is not set: Certgate needs your organisation's public key to check the policy's signature",
+                policy.display()
+            ),
+        });
+    };
+    let pem = std::fs::read_to_string(&key_path).map_err(|source| {
+        CommandError::from(certgate_policy::Error::Read {
+            path: key_path.clone(),
+            source,
+        })
+    })?;
+    let key = certgate_policy::PublicKey::from_pem(&pem, &key_path)?;
+    Ok(certgate_policy::load(
+        &policy,
+        certgate_policy::TrustMode::Pinned(&key),
+    )?)
 }
 
 /// One posture check; a snapshot that cannot be read gives a report of unknowns saying why.

@@ -414,3 +414,52 @@ fn collect_keys(v: &serde_json::Value, out: &mut Vec<String>) {
         _ => {}
     }
 }
+
+#[test]
+fn an_org_policy_must_carry_the_org_signature() {
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.yaml");
+    std::fs::copy(examples.join("demo-policy.yaml"), &policy).unwrap();
+    let key = examples.join("keys/DEMO-org-signing.pub.pem");
+
+    let unsigned = crate::state::load_policy(Some(policy.clone()), Some(key.clone())).unwrap_err();
+    assert_eq!(
+        unsigned.code,
+        ErrorCode::PolicyUnsigned,
+        "{}",
+        unsigned.message
+    );
+    assert!(
+        unsigned.message.contains("not signed"),
+        "the window says why: {}",
+        unsigned.message
+    );
+
+    std::fs::copy(
+        examples.join("demo-policy.yaml.sig"),
+        dir.path().join("policy.yaml.sig"),
+    )
+    .unwrap();
+    let signed = crate::state::load_policy(Some(policy.clone()), Some(key.clone())).unwrap();
+    assert_eq!(signed.trust.label(), "signed");
+
+    let altered = std::fs::read_to_string(&policy)
+        .unwrap()
+        .replace("minScorePct: 85", "minScorePct: 5");
+    std::fs::write(&policy, altered).unwrap();
+    let refused = crate::state::load_policy(Some(policy.clone()), Some(key)).unwrap_err();
+    assert_eq!(refused.code, ErrorCode::PolicySignature);
+    assert!(refused.message.contains("altered"), "{}", refused.message);
+
+    let no_key = crate::state::load_policy(Some(policy), None).unwrap_err();
+    assert!(
+        no_key.message.contains("CERTGATE_ORG_KEY"),
+        "{}",
+        no_key.message
+    );
+    assert_eq!(
+        crate::state::load_policy(None, None).unwrap().trust.label(),
+        "demo"
+    );
+}
