@@ -53,7 +53,7 @@ pub fn run_enroll(args: &EnrollArgs) -> Result<Code> {
 }
 
 /// The training crate's outbox, as the sync drains it.
-struct TrainingOutbox {
+pub(crate) struct TrainingOutbox {
     records: Records,
     /// Outbox id → attempt id, to mark attempts verified when the server passes them.
     subjects: Vec<(String, String)>,
@@ -95,6 +95,14 @@ impl Outbox for TrainingOutbox {
     }
 }
 
+/// The outbox of these training records (`certgate sync`, `certgate demo`).
+pub(crate) fn outbox(records: Records) -> TrainingOutbox {
+    TrainingOutbox {
+        records,
+        subjects: Vec::new(),
+    }
+}
+
 fn outbox_err(e: certgate_training::Error) -> certgate_credentials::Error {
     certgate_credentials::Error::Outbox {
         reason: e.to_string(),
@@ -105,10 +113,7 @@ pub fn run_sync(args: &SyncArgs) -> Result<Code> {
     let keys = Keystore::system()?;
     let mut db = Database::open_default()?;
     let device = Device::load(&mut db, &keys)?;
-    let mut outbox = TrainingOutbox {
-        records: Records::open_default()?,
-        subjects: Vec::new(),
-    };
+    let mut outbox = outbox(Records::open_default()?);
     let report = device.sync(&db, &keys, &mut outbox, chrono::Utc::now())?;
     if args.posture {
         // The policy just fetched (signed by the org) says which agents and markers count.

@@ -4,6 +4,7 @@
 //! invalid input.
 
 mod audit_cmd;
+mod demo_cmd;
 mod device_cmd;
 mod exit;
 mod policy_cmd;
@@ -60,6 +61,9 @@ enum Command {
     Proxy(proxy_cmd::ProxyArgs),
     /// Run a mock OpenAI/Anthropic upstream that echoes what it received (demos and tests).
     MockUpstream(proxy_cmd::MockArgs),
+    /// The proxy, the mock upstream and the demo org server in one process on loopback;
+    /// prints the proxy URL, a client key and the mock's URL (`--certified`: usable at once).
+    Demo(demo_cmd::DemoArgs),
     /// The proxy's evidence log: verify the hash chain, export JSON Lines or CSV.
     #[command(subcommand)]
     Audit(audit_cmd::AuditCommand),
@@ -88,6 +92,7 @@ fn main() -> ExitCode {
         Command::Sync(args) => device_cmd::run_sync(&args),
         Command::Proxy(args) => proxy_cmd::run_proxy(&args),
         Command::MockUpstream(args) => proxy_cmd::run_mock(&args),
+        Command::Demo(args) => demo_cmd::run(&args),
         Command::Audit(cmd) => audit_cmd::run(cmd),
     };
     match outcome {

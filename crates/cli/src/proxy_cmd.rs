@@ -168,7 +168,8 @@ fn modified(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
-async fn until_signal() {
+/// Waits for Ctrl-C or SIGTERM.
+pub(crate) async fn until_signal() {
     #[cfg(unix)]
     {
         let mut term =

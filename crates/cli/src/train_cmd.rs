@@ -143,7 +143,7 @@ fn load(source: &Source) -> Result<(LoadedPolicy, Bundle)> {
     Ok((policy, bundle))
 }
 
-fn rules(policy: &LoadedPolicy, bundle: &Bundle, track: &str) -> Result<TrackRules> {
+pub(crate) fn rules(policy: &LoadedPolicy, bundle: &Bundle, track: &str) -> Result<TrackRules> {
     policy
         .policy
         .track(track)
