@@ -25,17 +25,23 @@ pub(crate) fn resolve(mut cands: Vec<Candidate>) -> Vec<Candidate> {
             .then(a.start.cmp(&b.start))
             .then(a.detector.cmp(b.detector))
     });
-    // Accepted spans kept sorted by start; overlap test by binary search.
-    let mut kept: Vec<Candidate> = Vec::with_capacity(cands.len());
+    // Accepted spans by start (unique: they never overlap and are never empty). A sorted
+    // `Vec` with `insert` moved O(n²) bytes on large inputs.
+    let mut kept: std::collections::BTreeMap<usize, Candidate> = std::collections::BTreeMap::new();
     for c in cands {
-        let i = kept.partition_point(|k| k.start < c.start);
-        let clash_prev = i > 0 && kept[i - 1].end > c.start;
-        let clash_next = i < kept.len() && kept[i].start < c.end;
+        let clash_prev = kept
+            .range(..c.start)
+            .next_back()
+            .is_some_and(|(_, k)| k.end > c.start);
+        let clash_next = kept
+            .range(c.start..)
+            .next()
+            .is_some_and(|(_, k)| k.start < c.end);
         if !clash_prev && !clash_next {
-            kept.insert(i, c);
+            kept.insert(c.start, c);
         }
     }
-    kept
+    kept.into_values().collect()
 }
 
 /// A value detected once is covered everywhere it occurs: context rules ("id " before a
@@ -58,7 +64,10 @@ pub(crate) fn cover_repeats(text: &str, found: Vec<Candidate>) -> Vec<Candidate>
             let e = i + v.len();
             let glued = (i > 0 && b[i - 1].is_ascii_alphanumeric())
                 || (e < b.len() && b[e].is_ascii_alphanumeric());
-            if glued || found.iter().any(|g| g.start < e && i < g.end) {
+            // `found` is sorted and non-overlapping: only the last span starting before `e`
+            // can reach past `i`.
+            let j = found.partition_point(|g| g.start < e);
+            if glued || (j > 0 && found[j - 1].end > i) {
                 continue;
             }
             extra.push(Candidate {

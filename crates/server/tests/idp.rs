@@ -151,6 +151,8 @@ fn start_scim() -> Option<ScimServer> {
         child,
         base: format!("http://127.0.0.1:{port}"),
     };
+    // This test process talks HTTP before any Certgate client would install the TLS provider.
+    certgate_credentials::client::install_tls_provider();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let ok = reqwest::blocking::Client::new()

@@ -80,8 +80,35 @@ pub(crate) fn entropy(s: &str) -> f32 {
 }
 
 /// True when one of `words` (lowercase ASCII) occurs in the `window` bytes before `pos`.
+/// Our own placeholders and masks (`[PHONE_1]`, `[US_SSN_2]`) are not context: redacting a
+/// second time must find nothing new.
 pub(crate) fn context_before(text: &str, pos: usize, window: usize, words: &[&str]) -> bool {
-    contains_ci(&text.as_bytes()[pos.saturating_sub(window)..pos], words)
+    let hay = &text.as_bytes()[pos.saturating_sub(window)..pos];
+    if !hay.contains(&b']') {
+        return contains_ci(hay, words);
+    }
+    let mut buf = hay.to_vec();
+    mask_placeholders(&mut buf);
+    contains_ci(&buf, words)
+}
+
+/// Blanks `[UPPER_CASE_1]`-shaped spans, including one cut off at the start of the window.
+fn mask_placeholders(b: &mut [u8]) {
+    let mut j = b.len();
+    while let Some(close) = b[..j].iter().rposition(|&c| c == b']') {
+        let mut i = close;
+        while i > 0 && matches!(b[i - 1], b'A'..=b'Z' | b'0'..=b'9' | b'_') {
+            i -= 1;
+        }
+        let opened = i > 0 && b[i - 1] == b'[';
+        if i < close && (opened || i == 0) {
+            let from = if opened { i - 1 } else { i };
+            b[from..=close].fill(b' ');
+            j = from;
+        } else {
+            j = close;
+        }
+    }
 }
 
 /// True when one of `words` (lowercase) occurs in the `window` bytes after `pos`.
@@ -90,10 +117,104 @@ pub(crate) fn context_after(text: &str, pos: usize, window: usize, words: &[&str
 }
 
 /// ASCII case-insensitive substring test without allocating (called per candidate).
+/// Runs several times for every phone, date and id candidate: fold the window's case once
+/// into a stack buffer, then compare plain bytes.
 fn contains_ci(hay: &[u8], words: &[&str]) -> bool {
+    let mut buf = [0u8; 64];
+    let Some(low) = buf.get_mut(..hay.len()) else {
+        return words.iter().any(|w| contains_ci_slow(hay, w.as_bytes()));
+    };
+    for (d, s) in low.iter_mut().zip(hay) {
+        *d = s.to_ascii_lowercase();
+    }
+    let low = &*low;
     words.iter().any(|w| {
         let w = w.as_bytes();
-        w.len() <= hay.len() && hay.windows(w.len()).any(|win| win.eq_ignore_ascii_case(w))
+        if w.iter().any(u8::is_ascii_uppercase) {
+            return contains_ci_slow(hay, w);
+        }
+        let Some((&first, rest)) = w.split_first() else {
+            return true;
+        };
+        w.len() <= low.len()
+            && (0..=low.len() - w.len()).any(|i| {
+                low[i] == first
+                    && low[i + 1..i + w.len()]
+                        .iter()
+                        .zip(rest)
+                        .all(|(a, b)| a == b)
+            })
+    })
+}
+
+fn contains_ci_slow(hay: &[u8], w: &[u8]) -> bool {
+    w.len() <= hay.len() && hay.windows(w.len()).any(|win| win.eq_ignore_ascii_case(w))
+}
+
+/// Maximal runs of bytes that `allowed` accepts, holding at least `min_seeds` bytes that
+/// `seed` accepts and at least `min_len` bytes. A regex without anchors or look-around whose
+/// matches consist only of `allowed` bytes finds exactly the same matches inside these runs
+/// as in the whole text, so the digit detectors search a few short runs instead of every
+/// byte. Non-ASCII text is one run: `\d` also matches other scripts' digits.
+pub(crate) fn runs(
+    text: &str,
+    allowed: impl Fn(u8) -> bool,
+    seed: impl Fn(u8) -> bool,
+    min_seeds: usize,
+    min_len: usize,
+) -> Vec<(usize, usize)> {
+    if !text.is_ascii() {
+        return vec![(0, text.len())];
+    }
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    let mut floor = 0;
+    while let Some(off) = b[i..].iter().position(|&c| seed(c) && allowed(c)) {
+        let at = i + off;
+        let mut s = at;
+        while s > floor && allowed(b[s - 1]) {
+            s -= 1;
+        }
+        let mut e = at;
+        let mut seeds = 0;
+        while e < b.len() && allowed(b[e]) {
+            seeds += usize::from(seed(b[e]));
+            e += 1;
+        }
+        if seeds >= min_seeds && e - s >= min_len {
+            out.push((s, e));
+        }
+        floor = e;
+        i = e;
+        if i >= b.len() {
+            break;
+        }
+    }
+    out
+}
+
+/// Every match of `re` inside `runs` (from [`runs`]), in order, with offsets into `text`.
+pub(crate) fn find_in_runs<'t>(
+    re: &'t Regex,
+    text: &'t str,
+    runs: Vec<(usize, usize)>,
+) -> impl Iterator<Item = regex::Match<'t>> + 't {
+    runs.into_iter().flat_map(move |(s, e)| {
+        let hay = &text[..e];
+        let mut pos = s;
+        std::iter::from_fn(move || {
+            if pos > hay.len() {
+                return None;
+            }
+            let m = re.find_at(hay, pos)?;
+            pos = if m.end() > m.start() {
+                m.end()
+            } else {
+                m.end() + 1
+            };
+            Some(m)
+        })
     })
 }
 
@@ -193,6 +314,79 @@ impl Detectors {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn runs_find_the_same_matches_as_the_whole_text() {
+        let text = "Card 4111 1111 1111 1111, 4111-1111-1111-1111x; ssn 523-11-8386 or 523118386, \
+                    ip 10.0.0.1.5 and 203.0.113.9, mac 00:1A:2B:3C:4D:5E aa-bb-cc-dd-ee-ff \
+                    0001.0002.0003, +1 (202) 555-0173 ext 12, 4111 1111 1111 1111 1111 end";
+        type ByteClass = fn(u8) -> bool;
+        let cases: [(&str, ByteClass, ByteClass, usize, usize); 3] = [
+            (
+                r"\d(?:[ -]?\d){11,22}",
+                |c| c.is_ascii_digit() || c == b' ' || c == b'-',
+                |c| c.is_ascii_digit(),
+                12,
+                12,
+            ),
+            (
+                r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}",
+                |c| c.is_ascii_digit() || c == b'.',
+                |c| c == b'.',
+                3,
+                7,
+            ),
+            (
+                r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}",
+                |c| c.is_ascii_hexdigit() || matches!(c, b':' | b'-' | b'.'),
+                |c| matches!(c, b':' | b'-' | b'.'),
+                2,
+                14,
+            ),
+        ];
+        for (pat, allowed, seed, n, len) in cases {
+            let re = Regex::new(pat).unwrap();
+            let whole: Vec<(usize, usize)> =
+                re.find_iter(text).map(|m| (m.start(), m.end())).collect();
+            let got: Vec<(usize, usize)> =
+                find_in_runs(&re, text, runs(text, allowed, seed, n, len))
+                    .map(|m| (m.start(), m.end()))
+                    .collect();
+            assert!(!whole.is_empty(), "{pat}");
+            assert_eq!(got, whole, "{pat}");
+        }
+        assert_eq!(
+            runs("١٢٣ 4", |_| true, |_| true, 9, 9),
+            vec![(0, "١٢٣ 4".len())]
+        );
+    }
+
+    #[test]
+    fn placeholders_are_not_context() {
+        let words = ["phone", "ssn"];
+        assert!(!context_before("[PHONE_1]\n7090", 10, 40, &words));
+        assert!(!context_before("HONE_12] 7090", 9, 40, &words));
+        assert!(!context_before(
+            "[US_SSN_1] and [REDACTED_PHONE] 7090",
+            32,
+            40,
+            &words
+        ));
+        assert!(context_before("phone [EMAIL_1] 7090", 16, 40, &words));
+        assert!(context_before("[x] phone: 7090", 11, 40, &words));
+    }
+
+    #[test]
+    fn contains_ci_matches_any_case_anywhere() {
+        assert!(contains_ci(b"Call my MOBILE now", &["fax", "mobile"]));
+        assert!(contains_ci(b"tel", &["tel"]));
+        assert!(!contains_ci(b"te", &["tel"]));
+        assert!(!contains_ci(b"mobil e", &["mobile"]));
+        assert!(contains_ci(b"anything", &[""]));
+        assert!(contains_ci(b"x NiNo", &["NINO"]));
+        let long = [b'a'; 100];
+        assert!(contains_ci(&long, &["AAA"]) && !contains_ci(&long, &["ab"]));
+    }
 
     #[test]
     fn entropy_orders_random_above_repetitive() {

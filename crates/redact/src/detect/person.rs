@@ -9,7 +9,6 @@
 //!   listed capitalised is a proper noun ("Mary", "Gordon"). Unknown words count as names.
 //!   No synthetic-data generator's name list is used.
 
-use std::collections::HashSet;
 use std::io::Read;
 use std::sync::LazyLock;
 
@@ -31,8 +30,52 @@ pub(crate) struct Persons {
 
 /// SCOWL words: lower-case entries are common words, capitalised entries proper nouns.
 struct Words {
-    common: HashSet<Box<str>>,
-    proper: HashSet<Box<str>>,
+    common: SortedWords,
+    proper: SortedWords,
+}
+
+/// A sorted, deduplicated word list in one allocation, searched by bisection. A `HashSet`
+/// of 74k boxed strings costs several MB; this costs the text plus four bytes a word.
+struct SortedWords {
+    blob: String,
+    /// Start of each word in `blob`; word `i` ends at `starts[i + 1]` (or the blob's end).
+    starts: Vec<u32>,
+}
+
+impl SortedWords {
+    fn new(mut words: Vec<&str>) -> Option<Self> {
+        words.sort_unstable();
+        words.dedup();
+        let mut blob = String::with_capacity(words.iter().map(|w| w.len()).sum());
+        let mut starts = Vec::with_capacity(words.len());
+        for w in &words {
+            starts.push(u32::try_from(blob.len()).ok()?);
+            blob.push_str(w);
+        }
+        Some(Self { blob, starts })
+    }
+
+    fn word(&self, i: usize) -> &str {
+        let s = self.starts[i] as usize;
+        let e = self
+            .starts
+            .get(i + 1)
+            .map_or(self.blob.len(), |&e| e as usize);
+        &self.blob[s..e]
+    }
+
+    fn contains(&self, w: &str) -> bool {
+        let (mut lo, mut hi) = (0, self.starts.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.word(mid).cmp(w) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return true,
+            }
+        }
+        false
+    }
 }
 
 static WORDS: LazyLock<Option<Words>> = LazyLock::new(|| {
@@ -41,16 +84,23 @@ static WORDS: LazyLock<Option<Words>> = LazyLock::new(|| {
     flate2::read::GzDecoder::new(gz)
         .read_to_string(&mut text)
         .ok()?;
-    let mut common = HashSet::new();
-    let mut proper = HashSet::new();
+    // Slices of the text, not one allocation per word: the heap they would leave behind
+    // outlives the list.
+    let mut lowered = String::new();
+    let mut common = Vec::new();
     for w in text.lines() {
         if w.starts_with(|c: char| c.is_uppercase()) {
-            proper.insert(w.to_lowercase().into_boxed_str());
+            lowered.push_str(&w.to_lowercase());
+            lowered.push('\n');
         } else {
-            common.insert(w.into());
+            common.push(w);
         }
     }
-    Some(Words { common, proper })
+    let proper: Vec<&str> = lowered.lines().collect();
+    Some(Words {
+        common: SortedWords::new(common)?,
+        proper: SortedWords::new(proper)?,
+    })
 });
 
 /// Capitalised product, platform and org words that are not in a dictionary but are not names.
@@ -176,7 +226,7 @@ pub(crate) fn namelike_word(w: &str) -> bool {
     {
         return false;
     }
-    !words.common.contains(lower.as_str()) || words.proper.contains(lower.as_str())
+    !words.common.contains(&lower) || words.proper.contains(&lower)
 }
 
 /// Place words that start or end many capitalised runs ("South Africa", "Rua Mouco").

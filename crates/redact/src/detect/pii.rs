@@ -135,18 +135,28 @@ fn iin_ok(d: &[u8]) -> bool {
 
 pub(crate) fn cards(re: &Regex, text: &str, out: &mut Vec<Candidate>) {
     let b = text.as_bytes();
-    let mut pos = 0;
-    while let Some(m) = re.find_at(text, pos) {
-        let (s, e) = (m.start(), m.end());
-        match card_at(b, s, e) {
-            Some((end, conf)) => {
-                out.push(cand(FindingType::CreditCard, "credit-card", s, end, conf));
-                pos = end;
+    for (rs, re_end) in super::runs(text, card_byte, |c| c.is_ascii_digit(), 12, 12) {
+        let hay = &text[..re_end];
+        let mut pos = rs;
+        while pos <= hay.len()
+            && let Some(m) = re.find_at(hay, pos)
+        {
+            let (s, e) = (m.start(), m.end());
+            match card_at(b, s, e) {
+                Some((end, conf)) => {
+                    out.push(cand(FindingType::CreditCard, "credit-card", s, end, conf));
+                    pos = end;
+                }
+                // A run like "1234 4111 1111 1111 1111" may hold a card after its first group.
+                None => pos = next_group(b, s, e),
             }
-            // A run like "1234 4111 1111 1111 1111" may hold a card after its first group.
-            None => pos = next_group(b, s, e),
         }
     }
+}
+
+/// Bytes a card or SSN match consists of.
+fn card_byte(c: u8) -> bool {
+    c.is_ascii_digit() || c == b' ' || c == b'-'
 }
 
 /// Start of the second digit group of the run `s..e` (or `e`), to retry from there.
@@ -316,7 +326,8 @@ fn ssn_valid(area: u32, group: u32, serial: u32) -> bool {
 
 pub(crate) fn ssns(re: &Regex, text: &str, out: &mut Vec<Candidate>) {
     let b = text.as_bytes();
-    for m in re.find_iter(text) {
+    let runs = super::runs(text, card_byte, |c| c.is_ascii_digit(), 9, 9);
+    for m in super::find_in_runs(re, text, runs) {
         let (s, e) = (m.start(), m.end());
         if glued_before(b, s, b"-./")
             || (e < b.len()
@@ -364,7 +375,9 @@ pub(crate) fn ssns(re: &Regex, text: &str, out: &mut Vec<Candidate>) {
 
 pub(crate) fn ipv4s(re: &Regex, text: &str, out: &mut Vec<Candidate>) {
     let b = text.as_bytes();
-    for m in re.find_iter(text) {
+    let ip_byte = |c: u8| c.is_ascii_digit() || c == b'.';
+    let runs = super::runs(text, ip_byte, |c| c == b'.', 3, 7);
+    for m in super::find_in_runs(re, text, runs) {
         let (s, e) = (m.start(), m.end());
         if glued_before(b, s, b".") {
             continue;
@@ -424,7 +437,9 @@ pub(crate) fn ipv6s(re: &Regex, text: &str, out: &mut Vec<Candidate>) {
 
 pub(crate) fn macs(re: &Regex, text: &str, out: &mut Vec<Candidate>) {
     let b = text.as_bytes();
-    for m in re.find_iter(text) {
+    let mac_byte = |c: u8| c.is_ascii_hexdigit() || matches!(c, b':' | b'-' | b'.');
+    let runs = super::runs(text, mac_byte, |c| matches!(c, b':' | b'-' | b'.'), 2, 14);
+    for m in super::find_in_runs(re, text, runs) {
         let (s, e) = (m.start(), m.end());
         if (s > 0 && (is_word_byte(b[s - 1]) || matches!(b[s - 1], b':' | b'-' | b'.')))
             || (e < b.len()
@@ -488,7 +503,6 @@ fn widen_phonenumber_cache() {
 
 impl PhoneRegexes {
     pub(crate) fn new() -> Result<Self> {
-        widen_phonenumber_cache();
         Ok(Self {
             memo: std::sync::Mutex::new(std::collections::HashMap::new()),
             candidate: super::compile(
@@ -509,9 +523,31 @@ impl PhoneRegexes {
 }
 
 pub(crate) fn phones(re: &PhoneRegexes, text: &str, out: &mut Vec<Candidate>) {
+    let phone_byte = |c: u8| {
+        c.is_ascii_digit()
+            || matches!(
+                c,
+                b'+' | b'(' | b')' | b' ' | b'.' | b'-' | b'/' | b'x' | b'e' | b't' | b'#'
+            )
+    };
+    for (rs, re_end) in super::runs(text, phone_byte, |c| c.is_ascii_digit(), 7, 7) {
+        phones_in(re, text, rs, re_end, out);
+    }
+}
+
+/// Phones in `text[..end]` from `pos` on (one run from [`super::runs`]).
+fn phones_in(
+    re: &PhoneRegexes,
+    text: &str,
+    mut pos: usize,
+    run_end: usize,
+    out: &mut Vec<Candidate>,
+) {
     let b = text.as_bytes();
-    let mut pos = 0;
-    while let Some(m) = re.candidate.find_at(text, pos) {
+    let hay = &text[..run_end];
+    while pos <= hay.len()
+        && let Some(m) = re.candidate.find_at(hay, pos)
+    {
         let (s, e) = (m.start(), m.end());
         // The run may join a phone with a neighbouring number ("+1 202-555-0173 1.1.1.77"):
         // try ends at each space, longest first; on failure retry after the first group.
@@ -593,10 +629,23 @@ fn phone_at(
         return None;
     }
     let plus = main.starts_with('+');
-    if re.date.is_match(main)
-        || re.ssn_shape.is_match(main)
+    // Every check up to the first `Some` only rejects, so the cheap and most selective ones
+    // run first: runs of card and IBAN digits end here after one regex.
+    let ctx =
+        context_before(text, s, 40, &PHONE_CONTEXT) || context_after(text, e, 12, &PHONE_AFTER);
+    if seps == 0 && !plus && !ctx {
+        return None;
+    }
+    let shaped = re.nanp.is_match(cand_str);
+    // Inside a longer digit run only a NANP shape or a validated number with a country code
+    // or a context word counts; decide that before paying for the phone-number parser.
+    if strong_only && !shaped && !plus && !ctx {
+        return None;
+    }
+    if main.contains("  ")
         || looks_like_ip_or_version(main)
-        || main.contains("  ")
+        || re.date.is_match(main)
+        || re.ssn_shape.is_match(main)
     {
         return None;
     }
@@ -609,17 +658,6 @@ fn phone_at(
             "apt", "suite", "unit", "box", "no.", "#", "order", "ticket", "invoice", "id ",
         ],
     ) {
-        return None;
-    }
-    let ctx =
-        context_before(text, s, 40, &PHONE_CONTEXT) || context_after(text, e, 12, &PHONE_AFTER);
-    if seps == 0 && !plus && !ctx {
-        return None;
-    }
-    let shaped = re.nanp.is_match(cand_str);
-    // Inside a longer digit run only a NANP shape or a validated number with a country code
-    // or a context word counts; decide that before paying for the phone-number parser.
-    if strong_only && !shaped && !plus && !ctx {
         return None;
     }
     if shaped && !plus {
@@ -651,6 +689,8 @@ impl PhoneRegexes {
         {
             return v;
         }
+        // The metadata (several MB) loads on the first candidate, not in `Redactor::new`.
+        widen_phonenumber_cache();
         let v = if plus {
             phonenumber::parse(None, number).is_ok_and(|n| phonenumber::is_valid(&n))
         } else {
@@ -669,10 +709,8 @@ impl PhoneRegexes {
 }
 
 fn looks_like_ip_or_version(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('.').collect();
-    parts.len() >= 3
-        && parts
-            .iter()
+    s.split('.').count() >= 3
+        && s.split('.')
             .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|c| c.is_ascii_digit()))
 }
 

@@ -1,6 +1,8 @@
 //! Secret and credential scanner: an Aho-Corasick keyword pass picks which rules run and
 //! where; each rule's regex then runs only in windows around its keyword hits.
 
+use std::sync::OnceLock;
+
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::Regex;
 
@@ -17,9 +19,41 @@ const FWD: usize = 1024;
 /// Private-key blocks are long.
 const FWD_BLOCK: usize = 20_000;
 
+/// A regex compiled on first use. 231 rule automata cost tens of MB when built eagerly, and
+/// a prompt's keyword hits need only a handful of them.
+struct LazyRegex {
+    id: &'static str,
+    pattern: Box<str>,
+    re: OnceLock<Option<Regex>>,
+}
+
+impl LazyRegex {
+    fn new(id: &'static str, pattern: &str) -> Self {
+        Self {
+            id,
+            pattern: ascii_classes(pattern).into_boxed_str(),
+            re: OnceLock::new(),
+        }
+    }
+
+    /// `None` only if the pattern does not compile; a test compiles every rule, so this is
+    /// logged (rule id only) rather than returned from `scan`.
+    fn get(&self) -> Option<&Regex> {
+        self.re
+            .get_or_init(|| match compile(self.id, &self.pattern) {
+                Ok(re) => Some(re),
+                Err(e) => {
+                    tracing::error!(rule = self.id, error = %e, "secret rule failed to compile");
+                    None
+                }
+            })
+            .as_ref()
+    }
+}
+
 struct Compiled {
     rule: Rule,
-    re: Regex,
+    re: LazyRegex,
     fwd: usize,
     assigned: bool,
 }
@@ -28,7 +62,7 @@ struct Compiled {
 struct Generic {
     id: &'static str,
     kind: FindingType,
-    re: Regex,
+    re: LazyRegex,
     /// Minimum entropy of the value.
     entropy: f32,
     confidence: f32,
@@ -102,7 +136,7 @@ fn ascii_classes(pattern: &str) -> String {
 }
 
 fn compile(id: &'static str, pattern: &str) -> Result<Regex> {
-    regex::RegexBuilder::new(&ascii_classes(pattern))
+    regex::RegexBuilder::new(pattern)
         .size_limit(32 << 20)
         .dfa_size_limit(8 << 20)
         .build()
@@ -112,7 +146,7 @@ fn compile(id: &'static str, pattern: &str) -> Result<Regex> {
         })
 }
 
-fn generic_rules() -> Result<Vec<Generic>> {
+fn generic_rules() -> Vec<Generic> {
     let key_secret = r"(?:api[_.-]?key|apikey|api[_.-]?token|access[_.-]?token|auth[_.-]?token|secret[_.-]?key|access[_.-]?key|client[_.-]?secret|private[_.-]?key|signing[_.-]?key|token|secret|creds?|credentials?)";
     let specs: [(&'static str, FindingType, String, f32, f32, bool); 5] = [
         (
@@ -158,15 +192,13 @@ fn generic_rules() -> Result<Vec<Generic>> {
     ];
     specs
         .into_iter()
-        .map(|(id, kind, pat, entropy, confidence, password)| {
-            Ok(Generic {
-                id,
-                kind,
-                re: compile(id, &pat)?,
-                entropy,
-                confidence,
-                password,
-            })
+        .map(|(id, kind, pat, entropy, confidence, password)| Generic {
+            id,
+            kind,
+            re: LazyRegex::new(id, &pat),
+            entropy,
+            confidence,
+            password,
         })
         .collect()
 }
@@ -216,7 +248,7 @@ impl SecretScanner {
             };
             rules.push(Compiled {
                 rule: *rule,
-                re: compile(rule.id, &pattern)?,
+                re: LazyRegex::new(rule.id, &pattern),
                 fwd,
                 assigned,
             });
@@ -224,7 +256,7 @@ impl SecretScanner {
                 add(kw, i, &mut keywords);
             }
         }
-        let generic = generic_rules()?;
+        let generic = generic_rules();
         for (g, kws) in GENERIC_KEYWORDS.iter().enumerate() {
             for kw in *kws {
                 add(kw, RULES.len() + g, &mut keywords);
@@ -288,7 +320,8 @@ impl SecretScanner {
 
     fn run_rule(&self, c: &Compiled, text: &str, ws: usize, we: usize, out: &mut Vec<Candidate>) {
         let hay = &text[ws..we];
-        for caps in c.re.captures_iter(hay) {
+        let Some(re) = c.re.get() else { return };
+        for caps in re.captures_iter(hay) {
             let (kw, secret) = if c.assigned {
                 match (caps.get(1), caps.get(2)) {
                     (Some(k), Some(v)) => (Some(k), v),
@@ -331,7 +364,8 @@ impl SecretScanner {
 
     fn run_generic(&self, g: &Generic, text: &str, ws: usize, we: usize, out: &mut Vec<Candidate>) {
         let hay = &text[ws..we];
-        for caps in g.re.captures_iter(hay) {
+        let Some(re) = g.re.get() else { return };
+        for caps in re.captures_iter(hay) {
             let Some(v) = caps.get(1) else { continue };
             let start = ws + v.start();
             let end = ws + v.end();
@@ -501,6 +535,18 @@ fn looks_random(v: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_rule_compiles() {
+        let sc = SecretScanner::new().unwrap();
+        for c in &sc.rules {
+            compile(c.rule.id, &c.re.pattern).unwrap();
+            assert!(c.re.get().is_some(), "{}", c.rule.id);
+        }
+        for g in &sc.generic {
+            compile(g.id, &g.re.pattern).unwrap();
+        }
+    }
 
     /// Deterministic filler so no token-shaped literal sits in the source.
     fn fill(charset: &str, n: usize, seed: u64) -> String {
