@@ -66,10 +66,15 @@ impl AppState {
             std::env::var_os(ORG_KEY_ENV).map(PathBuf::from),
         );
         match &policy {
+            Ok(loaded) if loaded.trust == certgate_policy::Trust::Demo => tracing::info!(
+                policy_id = %loaded.summary().policy_id,
+                "running on the embedded DEMO policy, signed with the demo key"
+            ),
             Ok(loaded) => tracing::info!(
                 policy_id = %loaded.summary().policy_id,
                 trust = loaded.trust.label(),
-                "policy loaded"
+                source = %loaded.source,
+                "running on the org policy"
             ),
             Err(err) => tracing::error!(code = ?err.code, "{}", err.message),
         }
