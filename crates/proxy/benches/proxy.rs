@@ -93,7 +93,7 @@ fn serve_proxy(upstream: &str) {
             policy: Arc::new(certgate_policy::demo::load().unwrap()),
             snapshot,
             keys: vec![ClientKey {
-                key: Sensitive::new(KEY),
+                key: Sensitive::new(KEY.to_owned()),
                 label: "developer-sdk".into(),
             }],
             audit: AuditLog::open(db, 365).unwrap(),
@@ -232,7 +232,7 @@ fn main() {
     }
     let quick = args.iter().any(|a| a == "--quick");
     // The load generator's own HTTP client needs a TLS provider even for http:// URLs.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    certgate_credentials::client::install_tls_provider();
     let scale = if quick { 10 } else { 1 };
 
     let (mut mock_child, mock_addr) = spawn(&["--serve-mock"]);

@@ -8,30 +8,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-/// A secret string (a provider key, a client key) whose `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Sensitive(String);
-
-impl Sensitive {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself: only for putting it on the wire or comparing it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Sensitive {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
+/// A secret string (a provider key, a client key): `Debug` and `Display` never show it, and it is
+/// never serialised back out. The one `Sensitive` of the workspace, from the credentials crate.
+pub type Sensitive = certgate_credentials::Sensitive<String>;
 
 /// One upstream model provider endpoint, serving one region.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Upstream {
     /// Region this endpoint processes requests in (`eu-west-1`); one of the policy's regions.
@@ -45,7 +27,7 @@ pub struct Upstream {
 }
 
 /// A local client key and the tool surface it stands for (its label, e.g. `developer-sdk`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ClientKey {
     pub key: Sensitive,
@@ -64,7 +46,7 @@ pub struct TrackChoice {
 }
 
 /// The proxy's settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProxyConfig {
     /// Listen address; must be loopback (`127.0.0.1:8787`, port 0 picks a free port).

@@ -15,7 +15,7 @@
 //! let (snapshot_tx, snapshot) = tokio::sync::watch::channel(GateSnapshot::default());
 //! let (events, _) = tokio::sync::broadcast::channel(64);
 //! let audit = AuditLog::open(certgate_store::Database::open_default()?, 365)?;
-//! let keys = vec![ClientKey { key: Sensitive::new("local-key"), label: "developer-sdk".into() }];
+//! let keys = vec![ClientKey { key: Sensitive::new("local-key".to_owned()), label: "developer-sdk".into() }];
 //! let handle = certgate_proxy::start(ProxyConfig::default(), Deps { policy, snapshot, keys, audit, events }).await?;
 //! println!("proxy on http://{}", handle.local_addr());
 //! // Later: snapshot_tx.send(new_snapshot) whenever the user or the posture changes.

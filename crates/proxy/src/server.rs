@@ -112,18 +112,13 @@ pub fn redactor_config(policy: &LoadedPolicy) -> RedactorConfig {
     }
 }
 
-fn install_crypto() {
-    // Fails only when a provider is already installed, which is what we want anyway.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
 /// Builds the router. Used by [`crate::start`] and by tests (`tower::ServiceExt::oneshot`).
 pub fn router(config: ProxyConfig, deps: Deps) -> Result<Router> {
     config.validate()?;
     if deps.keys.is_empty() {
         return Err(Error::NoClientKeys);
     }
-    install_crypto();
+    certgate_credentials::client::install_tls_provider();
     let client = reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_millis(config.connect_timeout_ms))
         .pool_idle_timeout(std::time::Duration::from_secs(60))

@@ -86,7 +86,7 @@ pub async fn rig_with(options: MockOptions, tweak: impl FnOnce(&mut ProxyConfig)
         upstreams: vec![Upstream {
             region: "eu-west-1".into(),
             base_url: format!("http://{}", mock.addr),
-            api_key: Some(Sensitive::new("sk-upstream")),
+            api_key: Some(Sensitive::new("sk-upstream".to_owned())),
         }],
         upstream_timeout_secs: 5,
         ..ProxyConfig::default()
@@ -98,7 +98,7 @@ pub async fn rig_with(options: MockOptions, tweak: impl FnOnce(&mut ProxyConfig)
         policy: Arc::new(certgate_policy::demo::load().unwrap()),
         snapshot,
         keys: vec![ClientKey {
-            key: Sensitive::new(KEY),
+            key: Sensitive::new(KEY.to_owned()),
             label: "developer-sdk".into(),
         }],
         audit: AuditLog::open(certgate_store::Database::open(&db).unwrap(), 365).unwrap(),

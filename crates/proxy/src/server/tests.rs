@@ -12,7 +12,7 @@ fn app() -> (Router, tempfile::TempDir) {
         policy: Arc::new(certgate_policy::demo::load().unwrap()),
         snapshot,
         keys: vec![ClientKey {
-            key: Sensitive::new("k1"),
+            key: Sensitive::new("k1".to_owned()),
             label: "developer-sdk".into(),
         }],
         audit: AuditLog::open(db, 365).unwrap(),
