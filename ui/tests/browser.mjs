@@ -85,6 +85,12 @@ async function press(page, name, key = "Enter") {
   await page.keyboard.press(key);
 }
 
+/** Waits until the reader has saved its position and moved the focus to the new section: tabbing
+ * before that races the reader's own focus move, and Enter would land on the text, not a button. */
+async function readerSettled(page) {
+  await page.waitForFunction(() => document.activeElement?.dataset?.testid === "module-body");
+}
+
 async function axe(page, label) {
   await page.addScriptTag({ path: resolve(here, "../node_modules/axe-core/axe.min.js") });
   const result = await page.evaluate(() =>
@@ -131,10 +137,12 @@ async function main() {
     await page.getByTestId("module-body").waitFor();
     await axe(page, "training reader");
     await press(page, "Next section");
+    await readerSettled(page);
     await page.getByText("customer data").waitFor();
     assert((await page.locator("[data-testid=module-body] script").count()) === 0, "raw HTML in Markdown is escaped");
     await shot(page, "3-reader");
     await press(page, "Next section");
+    await readerSettled(page);
     await press(page, "Finish module");
     await page.getByTestId("module-read").waitFor();
     await press(page, "Back to the modules");
