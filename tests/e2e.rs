@@ -170,6 +170,38 @@ fn closing_the_window_hides_it_to_the_tray_and_open_brings_it_back() {
     assert_exits_cleanly(&mut app, "Quit");
 }
 #[test]
+fn a_second_launch_shows_the_first_window_and_exits() {
+    require_desktop_session();
+    let mut first = App::launch("single-first", &[]);
+    let window = wait_for_window(&mut first);
+    wait_for_tray_item(&mut first);
+    x11::request_close(&window).unwrap();
+    poll(Duration::from_secs(10), || {
+        (x11::is_viewable(&window) == Some(false)).then_some(())
+    })
+    .unwrap_or_else(|| panic!("the window is still shown 10 s after closing it"));
+
+    let mut second = App::launch("single-second", &[]);
+    let status = second.wait_exit(START_TIMEOUT).unwrap_or_else(|| {
+        panic!(
+            "the second launch is still running; its log:\n{}",
+            second.log()
+        )
+    });
+    assert!(status.success(), "the second launch ended with {status}");
+    poll(Duration::from_secs(10), || {
+        (x11::is_viewable(&window) == Some(true)).then_some(())
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "the second launch did not bring the first window back; log:\n{}",
+            first.log()
+        )
+    });
+    first.assert_running();
+}
+
+#[test]
 fn without_a_tray_host_the_app_falls_back_to_its_window() {
     require_desktop_session();
     // A bus that does not exist: no StatusNotifierWatcher can be asked, as on a bare X session.

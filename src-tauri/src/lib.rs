@@ -62,7 +62,14 @@ pub fn run() -> tauri::Result<()> {
         Ok(dir) => tracing::info!(data_dir = %dir.display(), "data directory"),
         Err(err) => tracing::warn!(%err, "no data directory"),
     }
-    let app = build(tauri::Builder::default())
+    // Single instance first, so a second launch hands over before anything else starts: it
+    // exits and the running app shows its window instead.
+    let builder = tauri::Builder::default()
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            tray::show_main_window(app);
+        }))
+        .plugin(tauri_plugin_autostart::Builder::new().build());
+    let app = build(builder)
         // Setup runs once the event loop is up and the config's window exists.
         .setup(|app| {
             let mode = tray::install(app);
