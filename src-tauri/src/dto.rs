@@ -409,3 +409,126 @@ impl AcknowledgementView {
         }
     }
 }
+
+/// Whether the governed copilot proxy lets this user's tools through now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "kebab-case")]
+pub enum AccessState {
+    /// The proxy is starting.
+    Starting,
+    /// Requests from the tool surface are let through.
+    Ready,
+    /// The gate refuses them; `reasons` say why and what to do.
+    Blocked,
+    /// The proxy could not start; `notice` says why.
+    Unavailable,
+}
+
+/// One failed check and what to do about it.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ReasonView {
+    pub message: String,
+    pub fix: Option<String>,
+}
+
+impl From<&certgate_policy::Reason> for ReasonView {
+    fn from(r: &certgate_policy::Reason) -> Self {
+        Self {
+            message: r.message.clone(),
+            fix: r.fix.clone(),
+        }
+    }
+}
+
+/// The Copilot access card: where tools point, with which key, and whether they get through.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessView {
+    pub state: AccessState,
+    /// Base URL for tools (`…/v1` for the OpenAI SDK).
+    pub proxy_url: Option<String>,
+    /// The local client key tools send (never an upstream key).
+    pub api_key: Option<String>,
+    /// The tool surface that key stands for.
+    pub tool_surface: String,
+    pub reasons: Vec<ReasonView>,
+    #[ts(type = "number")]
+    pub requests_today: u64,
+    #[ts(type = "number")]
+    pub refused_today: u64,
+    /// The org server, the model and the user are the in-process demo ones.
+    pub demo: bool,
+    pub notice: Option<String>,
+}
+
+impl AccessView {
+    pub fn starting() -> Self {
+        Self::empty(AccessState::Starting, None)
+    }
+
+    pub fn unavailable(why: String) -> Self {
+        Self::empty(AccessState::Unavailable, Some(why))
+    }
+
+    fn empty(state: AccessState, notice: Option<String>) -> Self {
+        Self {
+            state,
+            proxy_url: None,
+            api_key: None,
+            tool_surface: String::new(),
+            reasons: Vec::new(),
+            requests_today: 0,
+            refused_today: 0,
+            demo: false,
+            notice,
+        }
+    }
+}
+
+/// A count of findings of one type in a request (never the values).
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct FindingCount {
+    pub kind: String,
+    pub count: u32,
+}
+
+/// One proxy request in the Activity list, from the audit log (metadata only).
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ActivityItem {
+    pub request_id: String,
+    pub time: Option<String>,
+    pub tool: Option<String>,
+    /// `allowed`, `denied`, `blocked`, `refused`, `error`, `cancelled`.
+    pub decision: String,
+    pub status: u16,
+    pub reasons: Vec<String>,
+    pub findings: Vec<FindingCount>,
+    pub approval: Option<String>,
+    pub via_exception: bool,
+}
+
+impl From<&certgate_proxy::AuditRecord> for ActivityItem {
+    fn from(r: &certgate_proxy::AuditRecord) -> Self {
+        Self {
+            request_id: r.request_id.clone(),
+            time: r.timestamp.clone(),
+            tool: r.tool_surface.clone(),
+            decision: r.decision.clone(),
+            status: r.status,
+            reasons: r.reasons.clone(),
+            findings: r
+                .findings
+                .iter()
+                .map(|(kind, count)| FindingCount {
+                    kind: kind.clone(),
+                    count: *count,
+                })
+                .collect(),
+            approval: r.approval_outcome.clone(),
+            via_exception: r.via_exception,
+        }
+    }
+}

@@ -42,6 +42,8 @@ pub enum ErrorCode {
     AttemptBlocked,
     /// The acknowledgement needs a typed full name.
     NameRequired,
+    /// Copilot access (the local proxy, the sync with the org) could not start or run.
+    Access,
     /// Something in the app itself broke (random source, rule engine start-up).
     Internal,
 }
@@ -127,6 +129,7 @@ mod tests {
             (ErrorCode::InvalidAnswer, "invalid-answer"),
             (ErrorCode::AttemptBlocked, "attempt-blocked"),
             (ErrorCode::NameRequired, "name-required"),
+            (ErrorCode::Access, "access"),
             (ErrorCode::Internal, "internal"),
         ];
         for (code, wire) in codes {

@@ -5,6 +5,7 @@
 //! real desktop (the tray, in the setup hook) and runs the event loop.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+mod access;
 mod commands;
 mod dto;
 mod error;
@@ -28,7 +29,11 @@ pub fn build<R: Runtime>(builder: Builder<R>) -> Builder<R> {
 fn with_state<R: Runtime>(builder: Builder<R>, state: state::AppState) -> Builder<R> {
     builder
         .manage(state)
+        .manage(access::Access::default())
         .invoke_handler(tauri::generate_handler![
+            commands::access::get_access,
+            commands::access::sync_now,
+            commands::access::get_activity,
             commands::policy::get_policy_summary,
             commands::dashboard::get_dashboard,
             commands::posture::get_posture,
@@ -75,6 +80,7 @@ pub fn run() -> tauri::Result<()> {
             let mode = tray::install(app);
             app.manage(mode);
             notify::spawn(app.handle().clone());
+            access::spawn_start(app.handle().clone());
             Ok(())
         })
         .build(tauri::generate_context!())?;

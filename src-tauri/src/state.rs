@@ -28,7 +28,7 @@ const UNCHECKED: &str = "unchecked";
 
 /// Loaded once at start. Whatever fails to load does not stop the app: the window says why.
 pub struct AppState {
-    pub policy: Result<LoadedPolicy, CommandError>,
+    pub policy: Result<Arc<LoadedPolicy>, CommandError>,
     pub training: Result<Training, CommandError>,
     pub posture: Result<Posture, CommandError>,
 }
@@ -91,7 +91,7 @@ impl AppState {
             .map_err(Clone::clone)
             .map(|p| Posture::start(p, sysroot));
         Self {
-            policy,
+            policy: policy.map(Arc::new),
             training,
             posture,
         }
@@ -113,14 +113,19 @@ impl AppState {
             .map_err(Clone::clone)
             .map(|p| Posture::start(p, Some(sysroot.to_owned())));
         Self {
-            policy,
+            policy: policy.map(Arc::new),
             training,
             posture,
         }
     }
 
     pub fn policy(&self) -> Result<&LoadedPolicy, CommandError> {
-        self.policy.as_ref().map_err(Clone::clone)
+        self.policy.as_deref().map_err(Clone::clone)
+    }
+
+    /// The policy, to hand to what outlives a command (the copilot proxy).
+    pub fn shared_policy(&self) -> Result<Arc<LoadedPolicy>, CommandError> {
+        self.policy.clone()
     }
 
     pub fn training(&self) -> Result<&Training, CommandError> {

@@ -134,6 +134,8 @@ fn export_bindings() {
     dto::AnswerFeedback::export_all(&cfg).unwrap();
     dto::AttemptResult::export_all(&cfg).unwrap();
     dto::AcknowledgementView::export_all(&cfg).unwrap();
+    dto::AccessView::export_all(&cfg).unwrap();
+    dto::ActivityItem::export_all(&cfg).unwrap();
 }
 
 /// A demo app over a fresh database, posture read from an empty snapshot (every fact fails or

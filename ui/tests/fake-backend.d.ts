@@ -1,11 +1,13 @@
 export interface FakeBackend {
   handle(cmd: string, args?: Record<string, unknown>): unknown;
-  state: { calls: string[]; checks: number; firewallOk: boolean; progress: Record<string, { position: number; completed: boolean }>; signed: unknown; attempts: number };
+  state: { calls: string[]; checks: number; firewallOk: boolean; progress: Record<string, { position: number; completed: boolean }>; signed: unknown; attempts: number; passed: boolean; synced: number };
 }
 export function createBackend(options?: {
   firewallOk?: boolean;
   fixOnRecheck?: boolean;
   attemptsAllowed?: number;
   trust?: string;
+  accessState?: "starting" | "ready" | "blocked" | "unavailable";
+  activity?: unknown[];
 }): FakeBackend;
 export function installInBrowser(options?: Record<string, unknown>): void;

@@ -17,6 +17,8 @@ export function createBackend(options = {}) {
     passed: false,
     answers: {},
     signed: null,
+    synced: 0,
+    activity: options.activity ?? [],
     calls: [],
   };
   const modules = [
@@ -57,6 +59,19 @@ export function createBackend(options = {}) {
     needsSignature: state.signed === null, signed: state.signed,
   });
   const fail = (code, message) => { throw { code, message }; };
+  const access = () => {
+    const ready = state.firewallOk && state.passed;
+    const reasons = [];
+    if (!state.passed) reasons.push({ message: "no passed AI_CONSUMER_EXTERNAL certification", fix: "finish the training and pass the quiz" });
+    if (!state.firewallOk) reasons.push({ message: "device.firewall is false", fix: "turn the firewall on" });
+    return {
+      state: options.accessState ?? (ready ? "ready" : "blocked"),
+      proxyUrl: "http://127.0.0.1:8787", apiKey: "cg-demo-0123456789abcdef", toolSurface: "developer-sdk",
+      reasons: ready ? [] : reasons, requestsToday: state.activity.length,
+      refusedToday: state.activity.filter((a) => a.decision !== "allowed").length, demo: true,
+      notice: options.accessState === "unavailable" ? "the proxy could not start: port in use" : null,
+    };
+  };
   const commands = {
     get_policy_summary: () => ({
       policyId: "demo-org-policy", sha256: "ab".repeat(32), trust: options.trust ?? "demo", source: "embedded demo",
@@ -74,6 +89,9 @@ export function createBackend(options = {}) {
       };
     },
     get_posture: () => posture(),
+    get_access: () => access(),
+    sync_now: () => { state.synced += 1; return access(); },
+    get_activity: () => state.activity,
     recheck_posture: () => { state.checks += 1; if (options.fixOnRecheck) state.firewallOk = true; return posture(); },
     list_tracks: () => [{
       id: "AI_CONSUMER_EXTERNAL", certification: cert(), minScorePct: 85, attemptsAllowed: state.attemptsAllowed,

@@ -478,19 +478,7 @@ pub fn export(
     format: ExportFormat,
     out: &mut dyn Write,
 ) -> Result<u64> {
-    let mut approvals: HashMap<String, String> = HashMap::new();
-    {
-        let mut stmt =
-            conn.prepare("SELECT record FROM audit_log WHERE kind = 'approval' ORDER BY seq")?;
-        let mut q = stmt.query([])?;
-        while let Some(r) = q.next()? {
-            let rec: String = r.get(0)?;
-            let v: serde_json::Value = serde_json::from_str(&rec).unwrap_or_default();
-            if let (Some(id), Some(o)) = (v["requestId"].as_str(), v["outcome"].as_str()) {
-                approvals.insert(id.to_owned(), o.to_owned());
-            }
-        }
-    }
+    let approvals = approvals(conn)?;
     if format == ExportFormat::Csv {
         writeln!(out, "{}", EXPORT_COLUMNS.join(","))?;
     }
@@ -538,6 +526,71 @@ pub fn export(
     Ok(n)
 }
 
+/// Request id → the latest approval outcome recorded for it.
+fn approvals(conn: &rusqlite::Connection) -> Result<HashMap<String, String>> {
+    let mut approvals = HashMap::new();
+    let mut stmt =
+        conn.prepare("SELECT record FROM audit_log WHERE kind = 'approval' ORDER BY seq")?;
+    let mut q = stmt.query([])?;
+    while let Some(r) = q.next()? {
+        let rec: String = r.get(0)?;
+        let v: serde_json::Value = serde_json::from_str(&rec).unwrap_or_default();
+        if let (Some(id), Some(o)) = (v["requestId"].as_str(), v["outcome"].as_str()) {
+            approvals.insert(id.to_owned(), o.to_owned());
+        }
+    }
+    Ok(approvals)
+}
+
+/// The newest `limit` request records, newest first, approvals folded in (the app's Activity).
+pub fn recent(conn: &rusqlite::Connection, limit: usize) -> Result<Vec<AuditRecord>> {
+    let approvals = approvals(conn)?;
+    let mut stmt = conn.prepare(
+        "SELECT seq, record FROM audit_log WHERE kind = 'request' ORDER BY seq DESC LIMIT ?1",
+    )?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut q = stmt.query(params![limit])?;
+    let mut out = Vec::new();
+    while let Some(r) = q.next()? {
+        let seq: i64 = r.get(0)?;
+        let rec: String = r.get(1)?;
+        let mut record: AuditRecord =
+            serde_json::from_str(&rec).map_err(|_| Error::Record { seq })?;
+        if let Some(o) = approvals.get(&record.request_id) {
+            record.approval_outcome = Some(o.clone());
+        }
+        out.push(record);
+    }
+    Ok(out)
+}
+
+/// Requests since `since`: how many, and how many were not let through.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Counts {
+    pub requests: u64,
+    pub refused: u64,
+}
+
+/// Counts request records written at or after `since`.
+pub fn counts_since(conn: &rusqlite::Connection, since: DateTime<Utc>) -> Result<Counts> {
+    let since = since.to_rfc3339_opts(SecondsFormat::Millis, true);
+    let mut stmt = conn.prepare(
+        "SELECT record FROM audit_log WHERE kind = 'request' AND ts >= ?1 ORDER BY seq",
+    )?;
+    let mut q = stmt.query(params![since])?;
+    let mut counts = Counts::default();
+    while let Some(r) = q.next()? {
+        let rec: String = r.get(0)?;
+        let v: serde_json::Value = serde_json::from_str(&rec).unwrap_or_default();
+        counts.requests += 1;
+        if v["decision"].as_str() != Some("allowed") {
+            counts.refused += 1;
+        }
+    }
+    Ok(counts)
+}
+
 fn now_text() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
@@ -579,6 +632,42 @@ mod tests {
             findings: [("EMAIL".to_owned(), 2)].into(),
             ..AuditRecord::default()
         }
+    }
+
+    #[tokio::test]
+    async fn recent_is_newest_first_with_approvals_and_counts_only_the_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("certgate.db");
+        let log = AuditLog::open(Database::open(&path).unwrap(), 365).unwrap();
+        let old = (Utc::now() - Duration::days(3)).to_rfc3339_opts(SecondsFormat::Millis, true);
+        log.record(rec("old", &old, "not_required"));
+        log.record(rec("waits", &now_text(), "pending"));
+        log.record(AuditRecord {
+            decision: "blocked".into(),
+            status: 422,
+            ..rec("blocked", &now_text(), "not_required")
+        });
+        log.flush().await.unwrap();
+        log.approve("waits", "approved").await.unwrap();
+        drop(log);
+
+        let db = Database::open(&path).unwrap();
+        let newest: Vec<_> = recent(db.conn(), 2)
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.request_id, r.approval_outcome.unwrap_or_default()))
+            .collect();
+        assert_eq!(
+            newest,
+            [
+                ("blocked".to_owned(), "not_required".to_owned()),
+                ("waits".to_owned(), "approved".to_owned())
+            ]
+        );
+        let today = counts_since(db.conn(), Utc::now() - Duration::hours(1)).unwrap();
+        assert_eq!(today, Counts { requests: 2, refused: 1 });
+        let week = counts_since(db.conn(), Utc::now() - Duration::days(7)).unwrap();
+        assert_eq!(week.requests, 3);
     }
 
     #[tokio::test]

@@ -10,6 +10,6 @@ mod db;
 pub mod error;
 pub mod paths;
 
-pub use db::{Database, Migration, Schema};
+pub use db::{Database, FILE_NAME, Migration, Schema};
 pub use error::{Error, Result};
 pub use rusqlite;

@@ -1,5 +1,6 @@
 //! Tauri commands, one module per area. Bodies stay a few lines: the rules live in `crates/`.
 
+pub mod access;
 pub mod dashboard;
 pub mod policy;
 pub mod posture;

@@ -7,9 +7,5 @@ use crate::state::AppState;
 /// The summary of the policy loaded at start, or why it could not be loaded.
 #[tauri::command]
 pub fn get_policy_summary(state: State<'_, AppState>) -> Result<PolicySummary, CommandError> {
-    state
-        .policy
-        .as_ref()
-        .map(LoadedPolicy::summary)
-        .map_err(Clone::clone)
+    state.policy().map(LoadedPolicy::summary)
 }

@@ -56,6 +56,9 @@ pub fn submit_attempt<R: Runtime>(
     state: State<'_, AppState>,
 ) -> Result<AttemptResult, CommandError> {
     let result = state.training()?.submit(state.policy()?)?;
+    if result.passed {
+        crate::access::spawn_sync(app.clone());
+    }
     crate::tray::refresh(&app);
     Ok(result)
 }

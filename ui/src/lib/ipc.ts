@@ -2,7 +2,9 @@
 // command or a changed payload breaks the build here instead of at run time.
 import { invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
+import type { AccessView } from "./bindings/AccessView";
 import type { AcknowledgementView } from "./bindings/AcknowledgementView";
+import type { ActivityItem } from "./bindings/ActivityItem";
 import type { AnswerFeedback } from "./bindings/AnswerFeedback";
 import type { AnswerInput } from "./bindings/AnswerInput";
 import type { AttemptResult } from "./bindings/AttemptResult";
@@ -18,7 +20,9 @@ import type { QuestionView } from "./bindings/QuestionView";
 import type { TrackView } from "./bindings/TrackView";
 
 export type {
+  AccessView,
   AcknowledgementView,
+  ActivityItem,
   AnswerFeedback,
   AnswerInput,
   AttemptResult,
@@ -41,6 +45,21 @@ export function getPolicySummary(): Promise<PolicySummary> {
 
 export function getDashboard(): Promise<Dashboard> {
   return invoke<Dashboard>("get_dashboard");
+}
+
+/** Copilot access now: proxy address and key, whether tools get through, and why not. */
+export function getAccess(): Promise<AccessView> {
+  return invoke<AccessView>("get_access");
+}
+
+/** Sends training records to the org, fetches tokens and refreshes the gate. */
+export function syncNow(): Promise<AccessView> {
+  return invoke<AccessView>("sync_now");
+}
+
+/** The newest proxy requests, metadata only. */
+export function getActivity(): Promise<ActivityItem[]> {
+  return invoke<ActivityItem[]>("get_activity");
 }
 
 export function getPosture(): Promise<PostureView> {

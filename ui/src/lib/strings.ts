@@ -18,7 +18,52 @@ export const t = {
     dashboard: "Dashboard",
     training: "Training",
     acknowledgement: "Acknowledgement",
+    activity: "Activity",
     policy: "Policy",
+  },
+
+  access: {
+    title: "Copilot access",
+    state: {
+      starting: "Starting the governed proxy…",
+      ready: "Ready: your AI tools can use the governed proxy",
+      blocked: "Not yet: the proxy refuses requests until the points below are done",
+      unavailable: "Copilot access is unavailable",
+    } as Record<string, string>,
+    proxyUrl: "Proxy address",
+    apiKey: "Key for your tools",
+    toolSurface: (s: string) => `This key stands for the tool surface “${s}”.`,
+    why: "Why not yet",
+    fix: "What to do",
+    today: (requests: number, refused: number) =>
+      `Today: ${requests} request${requests === 1 ? "" : "s"}, ${refused} refused or blocked.`,
+    sync: "Sync now",
+    syncing: "Syncing…",
+    snippets: "Point your tools at the proxy",
+    demoNote: "Demo: the org server and the model are simulated on this computer; nothing leaves it.",
+  },
+
+  activity: {
+    empty: "No requests yet. Requests your tools send through the proxy appear here (never their text).",
+    filter: "Show",
+    all: "All requests",
+    allowed: "Let through",
+    refused: "Refused or blocked",
+    time: "Time",
+    tool: "Tool",
+    decision: "Decision",
+    findings: "Found and handled",
+    none: "—",
+    reload: "Reload",
+    export: "Export as CSV",
+    decisions: {
+      allowed: "let through",
+      denied: "refused by the gate",
+      blocked: "blocked: secret found",
+      refused: "refused",
+      error: "error",
+      cancelled: "cancelled",
+    } as Record<string, string>,
   },
 
   overall: {

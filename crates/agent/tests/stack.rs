@@ -1,0 +1,200 @@
+//! The device side end to end on loopback: the demo org server, a device enrolled with it
+//! (device key in the OS keyring), a quiz passed and synced, and the proxy whose gate is fed
+//! from that device, called over real HTTP. Keyring tests skip with a notice unless
+//! `CERTGATE_REQUIRE_KEYRING=1` (CI), where they must run.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use certgate_agent::demo::{self, DemoOrg};
+use certgate_agent::{Certifications, DeviceFeed, Facts, LocalStack, StackOptions};
+use certgate_credentials::keystore::keystore_for_tests;
+use certgate_proxy::mock::{MockHandle, MockOptions};
+use certgate_proxy::{AuditLog, ClientKey, ProxyConfig, Sensitive, Upstream};
+use certgate_store::Database;
+use certgate_training::Records;
+use serde_json::{Value, json};
+
+const KEY: &str = "cg-test-0123456789abcdef";
+
+async fn start_stack(dir: &Path, feed: DeviceFeed) -> (LocalStack, MockHandle) {
+    let mock = certgate_proxy::mock::start(([127, 0, 0, 1], 0).into(), MockOptions::default())
+        .await
+        .unwrap();
+    let policy = Arc::new(certgate_policy::demo::load().unwrap());
+    let audit = AuditLog::open(Database::open(&dir.join("audit.db")).unwrap(), 30).unwrap();
+    let options = StackOptions {
+        config: ProxyConfig {
+            listen: ([127, 0, 0, 1], 0).into(),
+            upstreams: vec![Upstream {
+                region: demo::REGION.to_owned(),
+                base_url: format!("http://{}", mock.addr),
+                api_key: None,
+            }],
+            ..ProxyConfig::default()
+        },
+        client_key: ClientKey {
+            key: Sensitive::new(KEY.to_owned()),
+            label: demo::LABEL.to_owned(),
+        },
+        refresh_every: Duration::from_secs(3600),
+    };
+    let stack = LocalStack::start(policy, feed, audit, options)
+        .await
+        .unwrap();
+    (stack, mock)
+}
+
+async fn chat(stack: &LocalStack, text: &str) -> (u16, Value) {
+    certgate_credentials::client::install_tls_provider();
+    let resp = reqwest::Client::new()
+        .post(format!("{}/v1/chat/completions", stack.url()))
+        .bearer_auth(KEY)
+        .json(&json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": text}]}))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_gets_access_once_its_synced_quiz_is_regraded_by_the_org() {
+    let service = format!(
+        "certgate-agent-test-{}",
+        certgate_agent::random_hex(6).unwrap()
+    );
+    let Some(keys) = keystore_for_tests(&service) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let device_db = dir.path().join("device.db");
+    let org = DemoOrg::start(&dir.path().join("org")).await.unwrap();
+    let (url, admin) = org.admin();
+    {
+        let (keys, db) = (keys.clone(), device_db.clone());
+        blocking(move || demo::enrol(&url, &admin, &db, &keys))
+            .await
+            .unwrap();
+    }
+    let feed = DeviceFeed {
+        user: demo::user(),
+        certifications: Certifications::Device {
+            db: device_db.clone(),
+            keys: keys.clone(),
+        },
+        facts: Facts::Simulated,
+    };
+    let (stack, mock) = start_stack(dir.path(), feed).await;
+
+    // Enrolled but not certified: the gate refuses and nothing reaches the model.
+    let outcome = stack.check(demo::LABEL);
+    assert!(!outcome.allowed);
+    assert!(
+        outcome
+            .reasons
+            .iter()
+            .any(|r| r.message.contains(demo::TRACK)),
+        "{outcome:?}"
+    );
+    let (status, body) = chat(&stack, "hello").await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(mock.state.requests().len(), 0);
+
+    // The quiz is passed on the device, synced, re-graded by the server, answered with a
+    // device-bound token; the stack picks it up on refresh.
+    {
+        let (keys, db) = (keys.clone(), device_db.clone());
+        let report = blocking(move || {
+            let mut records = Records::new(Database::open(&db)?)?;
+            demo::pass_quiz(&mut records)?;
+            demo::sync(&db, &keys, records)
+        })
+        .await
+        .unwrap();
+        assert_eq!(report.tokens_stored, 1, "{report:?}");
+    }
+    stack.refresh().await.unwrap();
+    assert!(
+        stack
+            .gate()
+            .borrow()
+            .user
+            .certifications
+            .contains_key(demo::TRACK)
+    );
+    assert!(stack.check(demo::LABEL).allowed);
+    let (status, body) = chat(&stack, "mail ada@example.com please").await;
+    assert_eq!(status, 200, "{body}");
+    let sent = serde_json::to_string(&mock.state.requests()).unwrap();
+    assert!(
+        !sent.contains("ada@example.com"),
+        "the email left the device"
+    );
+    let answer = body.to_string();
+    assert!(
+        answer.contains("ada@example.com"),
+        "restored for the client: {answer}"
+    );
+
+    stack.stop().await;
+    let tracks = vec![demo::TRACK.to_owned()];
+    keys.forget_device(&tracks).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_demo_token_minted_in_memory_admits_and_a_missing_one_denies() {
+    let dir = tempfile::tempdir().unwrap();
+    let org = DemoOrg::start(&dir.path().join("org")).await.unwrap();
+    let policy = certgate_policy::demo::load().unwrap();
+    let claim = org.mint_in_memory(&policy).unwrap();
+    let feed = DeviceFeed {
+        user: demo::user(),
+        certifications: Certifications::Verified([(demo::TRACK.to_owned(), claim)].into()),
+        facts: Facts::Simulated,
+    };
+    let (stack, _mock) = start_stack(dir.path(), feed).await;
+    let (status, body) = chat(&stack, "hello").await;
+    assert_eq!(status, 200, "{body}");
+    stack.stop().await;
+
+    let feed = DeviceFeed {
+        user: demo::user(),
+        certifications: Certifications::None,
+        facts: Facts::Simulated,
+    };
+    let (stack, mock) = start_stack(dir.path(), feed).await;
+    let (status, _) = chat(&stack, "hello").await;
+    assert_eq!(status, 403);
+    assert_eq!(mock.state.requests().len(), 0);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_issuer_key_is_private_and_reused_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let org_dir = dir.path().join("org");
+    let first = DemoOrg::start(&org_dir).await.unwrap();
+    let key_file = std::fs::read(org_dir.join("demo-issuer.pem")).unwrap();
+    drop(first);
+    let _second = DemoOrg::start(&org_dir).await.unwrap();
+    assert_eq!(
+        std::fs::read(org_dir.join("demo-issuer.pem")).unwrap(),
+        key_file
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(org_dir.join("demo-issuer.pem"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "the issuer key is readable by others");
+    }
+}

@@ -1,0 +1,303 @@
+//! Copilot access in the app: the governed proxy on loopback, run by the agent crate's
+//! `LocalStack` and fed by this device (its posture watcher, its tokens). In demo mode the demo
+//! org server and the mock model run in-process too; the device enrols with the demo org at
+//! each start and sends its training records there, so a quiz passed in the app is re-graded
+//! by a real server before the proxy lets anything through.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use certgate_agent::demo::{self, DemoOrg};
+use certgate_agent::{Certifications, DeviceFeed, Facts, LocalStack, StackOptions};
+use certgate_credentials::Keystore;
+use certgate_policy::LoadedPolicy;
+use certgate_posture::PostureCache;
+use certgate_proxy::mock::{MockHandle, MockOptions};
+use certgate_proxy::{AuditLog, ClientKey, ProxyConfig, Sensitive, Upstream};
+use certgate_store::Database;
+use certgate_training::Records;
+use tokio::sync::OnceCell;
+
+use crate::dto::{AccessState, AccessView, ActivityItem};
+use crate::error::{CommandError, ErrorCode};
+
+/// The keyring namespace of the app's demo device (apart from a real enrolment's).
+const DEMO_KEYRING_SERVICE: &str = "io.certgate.desktop.demo";
+/// The port tools are told about; another free one is taken when it is busy.
+const PREFERRED_PORT: u16 = 8787;
+/// Rebuild the gate's view at least this often (posture freshness, token expiry).
+const REFRESH: Duration = Duration::from_secs(30);
+
+/// Managed by Tauri from the start; filled once the stack is up (or could not start).
+#[derive(Default)]
+pub struct Access {
+    running: OnceCell<Result<Running, CommandError>>,
+}
+
+struct Running {
+    stack: LocalStack,
+    client_key: Sensitive,
+    demo: Option<Demo>,
+    app_db: PathBuf,
+}
+
+/// The in-process demo org and what the device keeps about it.
+struct Demo {
+    _org: DemoOrg,
+    _mock: MockHandle,
+    device_db: PathBuf,
+    /// `None` when no OS keyring is reachable: the demo device cannot hold a token then.
+    keys: Option<Keystore>,
+}
+
+fn access_error(message: impl std::fmt::Display) -> CommandError {
+    CommandError {
+        code: ErrorCode::Access,
+        message: message.to_string(),
+    }
+}
+
+impl Access {
+    /// Starts the stack (once). Errors are kept and shown, never fatal: the rest of the app
+    /// (training, posture) works without copilot access.
+    pub async fn start(&self, policy: Arc<LoadedPolicy>, posture: PostureCache) {
+        let result = self
+            .running
+            .get_or_init(|| async { start(policy, posture).await })
+            .await;
+        match result {
+            Ok(r) => {
+                tracing::info!(proxy = %r.stack.url(), demo = r.demo.is_some(), "copilot proxy listening");
+                // Tokens for what was passed before this start (the org kept the records).
+                if let Err(e) = self.sync().await {
+                    tracing::warn!(code = ?e.code, "first sync failed: {}", e.message);
+                }
+            }
+            Err(e) => tracing::error!(code = ?e.code, "copilot access unavailable: {}", e.message),
+        }
+    }
+
+    fn running(&self) -> Option<Result<&Running, CommandError>> {
+        self.running.get().map(|r| r.as_ref().map_err(Clone::clone))
+    }
+
+    /// What the Copilot access card shows.
+    pub fn view(&self) -> AccessView {
+        let Some(running) = self.running() else {
+            return AccessView::starting();
+        };
+        let running = match running {
+            Ok(r) => r,
+            Err(e) => return AccessView::unavailable(e.message),
+        };
+        let outcome = running.stack.check(demo::LABEL);
+        let counts = Database::open(&running.app_db)
+            .ok()
+            .and_then(|db| certgate_proxy::audit::counts_since(db.conn(), start_of_today()).ok())
+            .unwrap_or_default();
+        let notice = match &running.demo {
+            Some(d) if d.keys.is_none() => Some(
+                "No OS keyring is reachable, so this demo device cannot keep a certification \
+                 token: access stays off. Start a Secret Service (e.g. gnome-keyring) and restart."
+                    .to_owned(),
+            ),
+            _ => None,
+        };
+        AccessView {
+            state: if outcome.allowed {
+                AccessState::Ready
+            } else {
+                AccessState::Blocked
+            },
+            proxy_url: Some(running.stack.url()),
+            api_key: Some(running.client_key.expose().clone()),
+            tool_surface: demo::LABEL.to_owned(),
+            reasons: outcome.reasons.iter().map(Into::into).collect(),
+            requests_today: counts.requests,
+            refused_today: counts.refused,
+            demo: running.demo.is_some(),
+            notice,
+        }
+    }
+
+    /// Sends the training records to the org, fetches tokens, and refreshes the gate.
+    pub async fn sync(&self) -> Result<AccessView, CommandError> {
+        let running = self
+            .running()
+            .ok_or_else(|| access_error("copilot access is still starting"))??;
+        if let Some(Demo {
+            device_db,
+            keys: Some(keys),
+            ..
+        }) = &running.demo
+        {
+            let (db, keys, app_db) = (device_db.clone(), keys.clone(), running.app_db.clone());
+            let report = tokio::task::spawn_blocking(move || {
+                let records = Records::new(Database::open(&app_db)?)?;
+                demo::sync(&db, &keys, records)
+            })
+            .await
+            .map_err(|_| access_error("the sync stopped"))?
+            .map_err(access_error)?;
+            tracing::info!(
+                delivered = report.statements_delivered,
+                tokens = report.tokens_stored,
+                "synced with the demo org"
+            );
+        }
+        running.stack.refresh().await.map_err(access_error)?;
+        Ok(self.view())
+    }
+
+    /// The newest proxy requests from the audit log (metadata only: types and counts).
+    pub fn activity(&self, limit: usize) -> Result<Vec<ActivityItem>, CommandError> {
+        let running = self
+            .running()
+            .ok_or_else(|| access_error("copilot access is still starting"))??;
+        let db = Database::open(&running.app_db).map_err(access_error)?;
+        let records = certgate_proxy::audit::recent(db.conn(), limit).map_err(access_error)?;
+        Ok(records.iter().map(ActivityItem::from).collect())
+    }
+}
+
+/// Starts copilot access in the background once the app is up (the window does not wait).
+pub fn spawn_start<R: tauri::Runtime>(app: tauri::AppHandle<R>) {
+    use tauri::Manager;
+    tauri::async_runtime::spawn(async move {
+        let state = app.state::<crate::state::AppState>();
+        let (Ok(policy), Ok(posture)) = (state.shared_policy(), state.posture()) else {
+            tracing::warn!("no copilot access: the policy or the posture watcher did not load");
+            return;
+        };
+        let cache = posture.cache.clone();
+        app.state::<Access>().start(policy, cache).await;
+        crate::tray::refresh(&app);
+    });
+}
+
+/// After a passed quiz: send it to the org and pick up the token, without holding the UI.
+pub fn spawn_sync<R: tauri::Runtime>(app: tauri::AppHandle<R>) {
+    use tauri::Manager;
+    tauri::async_runtime::spawn(async move {
+        if let Err(e) = app.state::<Access>().sync().await {
+            tracing::warn!(code = ?e.code, "sync after the quiz failed: {}", e.message);
+        }
+        crate::tray::refresh(&app);
+    });
+}
+
+fn start_of_today() -> chrono::DateTime<chrono::Utc> {
+    let now = chrono::Local::now();
+    now.date_naive()
+        .and_hms_opt(0, 0, 0)
+        .and_then(|t| t.and_local_timezone(chrono::Local).earliest())
+        .map_or_else(|| now.to_utc(), |t| t.to_utc())
+}
+
+async fn start(policy: Arc<LoadedPolicy>, posture: PostureCache) -> Result<Running, CommandError> {
+    if policy.trust != certgate_policy::Trust::Demo {
+        return Err(access_error(
+            "copilot access with an org policy needs this device enrolled with the org server \
+             and the org's model upstream; run `certgate enroll` and `certgate proxy` for now",
+        ));
+    }
+    let data_dir = certgate_store::paths::data_dir().map_err(access_error)?;
+    let app_db = data_dir.join(certgate_store::FILE_NAME);
+    let demo_dir = data_dir.join("demo");
+    let org = DemoOrg::start(&demo_dir).await.map_err(access_error)?;
+    let device_db = demo_dir.join("device.db");
+    let keys = match Keystore::new(DEMO_KEYRING_SERVICE).and_then(|k| k.probe().map(|()| k)) {
+        Ok(k) => Some(k),
+        Err(e) => {
+            tracing::warn!(error = %e, "no OS keyring: the demo device cannot hold tokens");
+            None
+        }
+    };
+    if let Some(keys) = &keys {
+        // The demo org listens on a new port each start: enrol again (the device key stays).
+        let ((url, admin), keys, db) = (org.admin(), keys.clone(), device_db.clone());
+        tokio::task::spawn_blocking(move || demo::enrol(&url, &admin, &db, &keys))
+            .await
+            .map_err(|_| access_error("the demo enrolment stopped"))?
+            .map_err(access_error)?;
+    }
+    let mock = certgate_proxy::mock::start(([127, 0, 0, 1], 0).into(), MockOptions::default())
+        .await
+        .map_err(access_error)?;
+    let client_key = Sensitive::new(format!(
+        "cg-demo-{}",
+        certgate_agent::random_hex(16).map_err(access_error)?
+    ));
+    let audit = AuditLog::open(
+        Database::open(&app_db).map_err(access_error)?,
+        policy.policy.logging_and_evidence.retention_days,
+    )
+    .map_err(access_error)?;
+    let feed = DeviceFeed {
+        user: demo::user(),
+        certifications: match &keys {
+            Some(keys) => Certifications::Device {
+                db: device_db.clone(),
+                keys: keys.clone(),
+            },
+            None => Certifications::None,
+        },
+        facts: Facts::Watched(Arc::new(move || posture.current())),
+    };
+    let upstreams = policy
+        .policy
+        .scope
+        .regions_allowed
+        .iter()
+        .map(|region| Upstream {
+            region: region.clone(),
+            base_url: format!("http://{}", mock.addr),
+            api_key: None,
+        })
+        .collect();
+    let options = |port: u16| StackOptions {
+        config: ProxyConfig {
+            listen: ([127, 0, 0, 1], port).into(),
+            upstreams: Vec::clone(&upstreams),
+            ..ProxyConfig::default()
+        },
+        client_key: ClientKey {
+            key: client_key.clone(),
+            label: demo::LABEL.to_owned(),
+        },
+        refresh_every: REFRESH,
+    };
+    let stack = match LocalStack::start(
+        policy.clone(),
+        feed.clone(),
+        audit.clone(),
+        options(PREFERRED_PORT),
+    )
+    .await
+    {
+        Ok(s) => s,
+        Err(certgate_agent::Error::Proxy(certgate_proxy::Error::Bind { .. })) => {
+            tracing::warn!(
+                port = PREFERRED_PORT,
+                "port busy; the proxy takes a free one"
+            );
+            LocalStack::start(policy, feed, audit, options(0))
+                .await
+                .map_err(access_error)?
+        }
+        Err(e) => return Err(access_error(e)),
+    };
+    let running = Running {
+        stack,
+        client_key,
+        demo: Some(Demo {
+            _org: org,
+            _mock: mock,
+            device_db,
+            keys,
+        }),
+        app_db,
+    };
+    Ok(running)
+}
