@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use certgate_agent::demo::{self, DemoOrg};
@@ -33,6 +34,8 @@ const REFRESH: Duration = Duration::from_secs(30);
 #[derive(Default)]
 pub struct Access {
     running: OnceCell<Result<Running, CommandError>>,
+    /// Demo only: the gate sees a simulated compliant device instead of this one.
+    simulated_posture: Arc<AtomicBool>,
 }
 
 struct Running {
@@ -64,7 +67,7 @@ impl Access {
     pub async fn start(&self, policy: Arc<LoadedPolicy>, posture: PostureCache) {
         let result = self
             .running
-            .get_or_init(|| async { start(policy, posture).await })
+            .get_or_init(|| async { start(policy, posture, self.simulated_posture.clone()).await })
             .await;
         match result {
             Ok(r) => {
@@ -117,8 +120,26 @@ impl Access {
             requests_today: counts.requests,
             refused_today: counts.refused,
             demo: running.demo.is_some(),
+            simulated_posture: self.simulated_posture.load(Ordering::Relaxed),
             notice,
         }
+    }
+
+    /// Demo only: let the gate see a simulated compliant device (or this one again).
+    pub async fn simulate_posture(&self, on: bool) -> Result<AccessView, CommandError> {
+        let running = self
+            .running()
+            .ok_or_else(|| access_error("copilot access is still starting"))??;
+        if running.demo.is_none() {
+            return Err(access_error(
+                "a simulated device exists only in demo mode: with an org policy the gate \
+                 always sees this device",
+            ));
+        }
+        self.simulated_posture.store(on, Ordering::Relaxed);
+        tracing::warn!(on, "demo: simulated device posture switched");
+        running.stack.refresh().await.map_err(access_error)?;
+        Ok(self.view())
     }
 
     /// Sends the training records to the org, fetches tokens, and refreshes the gate.
@@ -195,7 +216,11 @@ fn start_of_today() -> chrono::DateTime<chrono::Utc> {
         .map_or_else(|| now.to_utc(), |t| t.to_utc())
 }
 
-async fn start(policy: Arc<LoadedPolicy>, posture: PostureCache) -> Result<Running, CommandError> {
+async fn start(
+    policy: Arc<LoadedPolicy>,
+    posture: PostureCache,
+    simulated: Arc<AtomicBool>,
+) -> Result<Running, CommandError> {
     if policy.trust != certgate_policy::Trust::Demo {
         return Err(access_error(
             "copilot access with an org policy needs this device enrolled with the org server \
@@ -243,7 +268,10 @@ async fn start(policy: Arc<LoadedPolicy>, posture: PostureCache) -> Result<Runni
             },
             None => Certifications::None,
         },
-        facts: Facts::Watched(Arc::new(move || posture.current())),
+        facts: Facts::DemoSwitch {
+            simulated,
+            watched: Arc::new(move || posture.current()),
+        },
     };
     let upstreams = policy
         .policy

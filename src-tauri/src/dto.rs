@@ -459,6 +459,8 @@ pub struct AccessView {
     pub refused_today: u64,
     /// The org server, the model and the user are the in-process demo ones.
     pub demo: bool,
+    /// Demo only: the gate sees a simulated compliant device, not this one.
+    pub simulated_posture: bool,
     pub notice: Option<String>,
 }
 
@@ -481,6 +483,7 @@ impl AccessView {
             requests_today: 0,
             refused_today: 0,
             demo: false,
+            simulated_posture: false,
             notice,
         }
     }

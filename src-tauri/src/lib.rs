@@ -33,6 +33,7 @@ fn with_state<R: Runtime>(builder: Builder<R>, state: state::AppState) -> Builde
         .invoke_handler(tauri::generate_handler![
             commands::access::get_access,
             commands::access::sync_now,
+            commands::access::simulate_compliant_device,
             commands::access::get_activity,
             commands::policy::get_policy_summary,
             commands::dashboard::get_dashboard,

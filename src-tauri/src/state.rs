@@ -20,7 +20,7 @@ use crate::dto::{self, AnswerFeedback, AnswerInput, AttemptResult, AttemptView, 
 use crate::error::{CommandError, ErrorCode};
 
 /// Dev/test override: read posture from this Linux filesystem snapshot instead of the host
-/// (an empty directory makes every fact fail or unknown). Never set in production.
+/// (an empty directory makes every fact fail or unknown). Honoured with the demo policy only.
 pub const POSTURE_SYSROOT_ENV: &str = "CERTGATE_POSTURE_SYSROOT";
 
 /// The platform string of the placeholder report shown before the first check finishes.
@@ -85,7 +85,18 @@ impl AppState {
         if let Err(err) = &training {
             tracing::error!(code = ?err.code, "training: {}", err.message);
         }
-        let sysroot = std::env::var_os(POSTURE_SYSROOT_ENV).map(PathBuf::from);
+        // A fake tree would let anyone pass the device check: only the demo policy honours it.
+        let demo = matches!(&policy, Ok(p) if p.trust == certgate_policy::Trust::Demo);
+        let sysroot = std::env::var_os(POSTURE_SYSROOT_ENV)
+            .map(PathBuf::from)
+            .filter(|_| {
+                if !demo {
+                    tracing::warn!(
+                        "{POSTURE_SYSROOT_ENV} is ignored: it only applies to the demo policy"
+                    );
+                }
+                demo
+            });
         let posture = policy
             .as_ref()
             .map_err(Clone::clone)

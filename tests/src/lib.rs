@@ -11,6 +11,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 pub mod dbus;
+pub mod webdriver;
 pub mod x11;
 
 /// Both variables come from `scripts/desktop-session.sh`. Panics (fails the test) when either

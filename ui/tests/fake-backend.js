@@ -18,6 +18,7 @@ export function createBackend(options = {}) {
     answers: {},
     signed: null,
     synced: 0,
+    simulated: false,
     activity: options.activity ?? [],
     calls: [],
   };
@@ -60,15 +61,16 @@ export function createBackend(options = {}) {
   });
   const fail = (code, message) => { throw { code, message }; };
   const access = () => {
-    const ready = state.firewallOk && state.passed;
+    const ready = (state.firewallOk || state.simulated) && state.passed;
     const reasons = [];
     if (!state.passed) reasons.push({ message: "no passed AI_CONSUMER_EXTERNAL certification", fix: "finish the training and pass the quiz" });
-    if (!state.firewallOk) reasons.push({ message: "device.firewall is false", fix: "turn the firewall on" });
+    if (!state.firewallOk && !state.simulated) reasons.push({ message: "device.firewall is false", fix: "turn the firewall on" });
     return {
       state: options.accessState ?? (ready ? "ready" : "blocked"),
       proxyUrl: "http://127.0.0.1:8787", apiKey: "cg-demo-0123456789abcdef", toolSurface: "developer-sdk",
       reasons: ready ? [] : reasons, requestsToday: state.activity.length,
       refusedToday: state.activity.filter((a) => a.decision !== "allowed").length, demo: true,
+      simulatedPosture: state.simulated,
       notice: options.accessState === "unavailable" ? "the proxy could not start: port in use" : null,
     };
   };
@@ -91,6 +93,7 @@ export function createBackend(options = {}) {
     get_posture: () => posture(),
     get_access: () => access(),
     sync_now: () => { state.synced += 1; return access(); },
+    simulate_compliant_device: ({ on }) => { state.simulated = Boolean(on); return access(); },
     get_activity: () => state.activity,
     recheck_posture: () => { state.checks += 1; if (options.fixOnRecheck) state.firewallOk = true; return posture(); },
     list_tracks: () => [{

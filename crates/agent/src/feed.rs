@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use certgate_credentials::{Keystore, device};
 use certgate_policy::{CertificationClaim, DeviceFacts, UserContext};
@@ -26,6 +27,12 @@ pub enum Facts {
     Host(PostureConfig),
     /// The embedder's own watcher.
     Watched(ReportSource),
+    /// Demo only: the watcher, or a simulated compliant device while the switch is on (the
+    /// app's demo mode lets a newcomer walk to access on a laptop that is not managed).
+    DemoSwitch {
+        simulated: Arc<AtomicBool>,
+        watched: ReportSource,
+    },
 }
 
 impl std::fmt::Debug for Facts {
@@ -34,6 +41,7 @@ impl std::fmt::Debug for Facts {
             Self::Simulated => "Facts::Simulated",
             Self::Host(_) => "Facts::Host",
             Self::Watched(_) => "Facts::Watched",
+            Self::DemoSwitch { .. } => "Facts::DemoSwitch",
         })
     }
 }
@@ -105,12 +113,17 @@ impl DeviceFeed {
 
     /// The device object rules see, and when it was collected.
     pub fn device_facts(&self) -> Result<(serde_json::Value, DateTime<Utc>)> {
+        let simulated = || {
+            let facts =
+                serde_json::json!({"managed": true, "diskEncryption": true, "simulated": true});
+            Ok((facts, Utc::now()))
+        };
         let report = match &self.facts {
-            Facts::Simulated => {
-                let facts =
-                    serde_json::json!({"managed": true, "diskEncryption": true, "simulated": true});
-                return Ok((facts, Utc::now()));
+            Facts::Simulated => return simulated(),
+            Facts::DemoSwitch { simulated: on, .. } if on.load(Ordering::Relaxed) => {
+                return simulated();
             }
+            Facts::DemoSwitch { watched, .. } => watched(),
             Facts::Host(config) => {
                 Arc::new(certgate_posture::check_host(config.clone(), &SystemClock))
             }
@@ -169,6 +182,31 @@ mod tests {
         let (device, _) = feed.device_facts().unwrap();
         // Unknown never counts as ok: the summary boolean is false.
         assert_eq!(device["diskEncryption"], false);
+    }
+
+    #[test]
+    fn the_demo_switch_flips_between_the_watched_report_and_a_simulated_device() {
+        let at = Utc::now() - chrono::Duration::minutes(3);
+        let report = Arc::new(PostureReport::new(
+            "linux",
+            certgate_posture::Facts::unknown(at, "test"),
+            at,
+        ));
+        let switch = Arc::new(AtomicBool::new(false));
+        let feed = DeviceFeed {
+            user: user(),
+            certifications: Certifications::None,
+            facts: Facts::DemoSwitch {
+                simulated: switch.clone(),
+                watched: Arc::new(move || report.clone()),
+            },
+        };
+        let (device, collected) = feed.device_facts().unwrap();
+        assert_eq!((device["managed"].clone(), collected), (false.into(), at));
+        switch.store(true, Ordering::Relaxed);
+        let (device, _) = feed.device_facts().unwrap();
+        assert_eq!(device["managed"], true);
+        assert_eq!(device["simulated"], true);
     }
 
     #[test]

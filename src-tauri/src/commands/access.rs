@@ -24,6 +24,18 @@ pub async fn sync_now<R: Runtime>(
     Ok(view)
 }
 
+/// Demo only: the gate sees a simulated compliant device (`on`) or this device again.
+#[tauri::command]
+pub async fn simulate_compliant_device<R: Runtime>(
+    app: AppHandle<R>,
+    access: State<'_, Access>,
+    on: bool,
+) -> Result<AccessView, CommandError> {
+    let view = access.simulate_posture(on).await?;
+    crate::tray::refresh(&app);
+    Ok(view)
+}
+
 /// The newest proxy requests (metadata only).
 #[tauri::command]
 pub fn get_activity(access: State<'_, Access>) -> Result<Vec<ActivityItem>, CommandError> {

@@ -57,6 +57,11 @@ export function syncNow(): Promise<AccessView> {
   return invoke<AccessView>("sync_now");
 }
 
+/** Demo only: the gate sees a simulated compliant device (or this device again). */
+export function simulateCompliantDevice(on: boolean): Promise<AccessView> {
+  return invoke<AccessView>("simulate_compliant_device", { on });
+}
+
 /** The newest proxy requests, metadata only. */
 export function getActivity(): Promise<ActivityItem[]> {
   return invoke<ActivityItem[]>("get_activity");

@@ -41,6 +41,9 @@ export const t = {
     syncing: "Syncing…",
     snippets: "Point your tools at the proxy",
     demoNote: "Demo: the org server and the model are simulated on this computer; nothing leaves it.",
+    simulate: "Simulate a compliant device (demo only)",
+    simulateHint:
+      "For trying the flow on a computer that is not managed or encrypted. The device check above still shows this computer as it is.",
   },
 
   activity: {

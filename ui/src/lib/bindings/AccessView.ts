@@ -21,4 +21,8 @@ toolSurface: string, reasons: Array<ReasonView>, requestsToday: number, refusedT
 /**
  * The org server, the model and the user are the in-process demo ones.
  */
-demo: boolean, notice: string | null, };
+demo: boolean, 
+/**
+ * Demo only: the gate sees a simulated compliant device, not this one.
+ */
+simulatedPosture: boolean, notice: string | null, };

@@ -36,6 +36,18 @@ describe("copilot access card", () => {
     expect(backend.state.synced).toBe(1);
   });
 
+  it("in demo mode a simulated compliant device clears the posture reason", async () => {
+    const backend = fakeBackend();
+    backend.state.passed = true;
+    render(AccessCard);
+    expect((await screen.findByTestId("access-state")).dataset.state).toBe("blocked");
+    expect(screen.getByTestId("access-reasons").textContent).toContain("device.firewall is false");
+    await fireEvent.click(screen.getByLabelText("Simulate a compliant device (demo only)"));
+    await screen.findByText("Point your tools at the proxy");
+    expect(backend.state.simulated).toBe(true);
+    expect(screen.getByTestId("access-state").dataset.state).toBe("ready");
+  });
+
   it("says why when the proxy could not start", async () => {
     fakeBackend({ accessState: "unavailable" });
     render(AccessCard);
