@@ -305,7 +305,9 @@ async fn start(
     .await
     {
         Ok(s) => s,
-        Err(certgate_agent::Error::Proxy(certgate_proxy::Error::Bind { .. })) => {
+        Err(certgate_agent::Error::Proxy(e))
+            if matches!(*e, certgate_proxy::Error::Bind { .. }) =>
+        {
             tracing::warn!(
                 port = PREFERRED_PORT,
                 "port busy; the proxy takes a free one"

@@ -535,3 +535,14 @@ impl From<&certgate_proxy::AuditRecord> for ActivityItem {
         }
     }
 }
+
+/// The Settings screen: every setting the org can manage (with its lock), and the user's own.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SettingsView {
+    pub effective: certgate_managed::Effective,
+    pub notifications: bool,
+    pub data_dir: Option<String>,
+    /// Why the user's settings file was not used.
+    pub problem: Option<String>,
+}

@@ -44,6 +44,8 @@ pub enum ErrorCode {
     NameRequired,
     /// Copilot access (the local proxy, the sync with the org) could not start or run.
     Access,
+    /// A setting is managed by the organisation, or could not be saved.
+    Settings,
     /// Something in the app itself broke (random source, rule engine start-up).
     Internal,
 }
@@ -130,6 +132,7 @@ mod tests {
             (ErrorCode::AttemptBlocked, "attempt-blocked"),
             (ErrorCode::NameRequired, "name-required"),
             (ErrorCode::Access, "access"),
+            (ErrorCode::Settings, "settings"),
             (ErrorCode::Internal, "internal"),
         ];
         for (code, wire) in codes {

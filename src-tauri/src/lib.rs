@@ -10,6 +10,7 @@ mod commands;
 mod dto;
 mod error;
 mod notify;
+mod settings;
 mod state;
 mod tray;
 
@@ -30,11 +31,15 @@ fn with_state<R: Runtime>(builder: Builder<R>, state: state::AppState) -> Builde
     builder
         .manage(state)
         .manage(access::Access::default())
+        .manage(settings::Settings::load())
         .invoke_handler(tauri::generate_handler![
             commands::access::get_access,
             commands::access::sync_now,
             commands::access::simulate_compliant_device,
             commands::access::get_activity,
+            commands::settings::get_settings,
+            commands::settings::set_autostart,
+            commands::settings::set_notifications,
             commands::policy::get_policy_summary,
             commands::dashboard::get_dashboard,
             commands::posture::get_posture,
@@ -81,6 +86,12 @@ pub fn run() -> tauri::Result<()> {
             let mode = tray::install(app);
             app.manage(mode);
             notify::spawn(app.handle().clone());
+            let autostart = app
+                .state::<settings::Settings>()
+                .effective()
+                .autostart
+                .value;
+            settings::apply_autostart(app.handle(), autostart);
             access::spawn_start(app.handle().clone());
             Ok(())
         })

@@ -51,7 +51,11 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>) {
                 .filter_map(|n| throttle.offer(n, now))
                 .collect();
             shown.extend(throttle.poll(now));
-            for release in shown {
+            // Turned off in Settings: the notices are consumed (the tray still shows the state).
+            let wanted = app
+                .try_state::<crate::settings::Settings>()
+                .is_none_or(|s| s.notifications());
+            for release in shown.into_iter().filter(|_| wanted) {
                 show(release).await;
             }
         }

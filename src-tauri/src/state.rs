@@ -217,10 +217,7 @@ impl Training {
     }
 
     fn rules(&self, policy: &LoadedPolicy, track: &str) -> Result<TrackRules, CommandError> {
-        policy
-            .policy
-            .track(track)
-            .map(|t| TrackRules::for_track(t, self.bundle.track(track)))
+        TrackRules::in_policy(&policy.policy, &self.bundle, track)
             .ok_or_else(|| not_found(format!("the policy defines no track {track}")))
     }
 

@@ -136,6 +136,7 @@ fn export_bindings() {
     dto::AcknowledgementView::export_all(&cfg).unwrap();
     dto::AccessView::export_all(&cfg).unwrap();
     dto::ActivityItem::export_all(&cfg).unwrap();
+    dto::SettingsView::export_all(&cfg).unwrap();
 }
 
 /// A demo app over a fresh database, posture read from an empty snapshot (every fact fails or

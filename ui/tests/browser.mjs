@@ -188,6 +188,25 @@ async function main() {
     await page.close();
   });
 
+  await test("Activity and Settings are accessible, with a managed setting locked", async () => {
+    const page = await open({
+      firewallOk: true, autostartLocked: true,
+      activity: [{ requestId: "r1", time: "2026-11-27T10:00:00Z", tool: "developer-sdk", decision: "blocked", status: 422,
+        reasons: [], findings: [{ kind: "AWS_ACCESS_KEY", count: 1 }], approval: null, viaException: false }],
+    });
+    const tab = (name) => page.locator("nav button", { hasText: name }).click();
+    await tab("Activity");
+    await page.getByTestId("activity-row").waitFor();
+    await axe(page, "activity");
+    await shot(page, "8-activity");
+    await tab("Settings");
+    await page.getByTestId("autostart-lock").waitFor();
+    assert(await page.getByTestId("autostart").isDisabled(), "a managed setting cannot be changed");
+    await axe(page, "settings");
+    await shot(page, "9-settings");
+    await page.close();
+  });
+
   await test("every control shows a visible focus ring", async () => {
     const page = await open();
     await page.keyboard.press("Tab");

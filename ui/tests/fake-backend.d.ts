@@ -1,6 +1,6 @@
 export interface FakeBackend {
   handle(cmd: string, args?: Record<string, unknown>): unknown;
-  state: { calls: string[]; checks: number; firewallOk: boolean; progress: Record<string, { position: number; completed: boolean }>; signed: unknown; attempts: number; passed: boolean; synced: number; simulated: boolean };
+  state: { calls: string[]; checks: number; firewallOk: boolean; progress: Record<string, { position: number; completed: boolean }>; signed: unknown; attempts: number; passed: boolean; synced: number; simulated: boolean; autostart: boolean; notifications: boolean };
 }
 export function createBackend(options?: {
   firewallOk?: boolean;
@@ -9,5 +9,7 @@ export function createBackend(options?: {
   trust?: string;
   accessState?: "starting" | "ready" | "blocked" | "unavailable";
   activity?: unknown[];
+  autostartLocked?: boolean;
+  managedProblem?: string;
 }): FakeBackend;
 export function installInBrowser(options?: Record<string, unknown>): void;

@@ -19,6 +19,8 @@ export function createBackend(options = {}) {
     signed: null,
     synced: 0,
     simulated: false,
+    autostart: true,
+    notifications: true,
     activity: options.activity ?? [],
     calls: [],
   };
@@ -60,6 +62,18 @@ export function createBackend(options = {}) {
     needsSignature: state.signed === null, signed: state.signed,
   });
   const fail = (code, message) => { throw { code, message }; };
+  const setting = (value, locked) => locked
+    ? { value, origin: "managed", lockedBy: { source: { kind: "toml", path: "/etc/certgate/managed.toml" },
+      reason: "Set by your organisation (/etc/certgate/managed.toml); ask IT to change it." } }
+    : { value, origin: "default", lockedBy: null };
+  const settings = () => ({
+    effective: {
+      serverUrl: setting(null, false), orgKey: setting(null, false), enrolmentMode: setting("open", false),
+      proxyPort: setting(8787, false), autostart: setting(state.autostart, Boolean(options.autostartLocked)),
+      usageTelemetry: setting(false, false), managedProblem: options.managedProblem ?? null,
+    },
+    notifications: state.notifications, dataDir: "/home/ada/.local/share/certgate", problem: null,
+  });
   const access = () => {
     const ready = (state.firewallOk || state.simulated) && state.passed;
     const reasons = [];
@@ -95,6 +109,13 @@ export function createBackend(options = {}) {
     sync_now: () => { state.synced += 1; return access(); },
     simulate_compliant_device: ({ on }) => { state.simulated = Boolean(on); return access(); },
     get_activity: () => state.activity,
+    get_settings: () => settings(),
+    set_autostart: ({ on }) => {
+      if (options.autostartLocked) fail("settings", "Set by your organisation (/etc/certgate/managed.toml); ask IT to change it.");
+      state.autostart = Boolean(on);
+      return settings();
+    },
+    set_notifications: ({ on }) => { state.notifications = Boolean(on); return settings(); },
     recheck_posture: () => { state.checks += 1; if (options.fixOnRecheck) state.firewallOk = true; return posture(); },
     list_tracks: () => [{
       id: "AI_CONSUMER_EXTERNAL", certification: cert(), minScorePct: 85, attemptsAllowed: state.attemptsAllowed,

@@ -218,22 +218,6 @@ pub fn enrol(
     )?)
 }
 
-/// The rules of a track as the quiz grades them.
-pub fn rules(
-    policy: &LoadedPolicy,
-    bundle: &certgate_training::Bundle,
-    track: &str,
-) -> Result<TrackRules> {
-    policy
-        .policy
-        .track(track)
-        .map(|t| TrackRules::for_track(t, bundle.track(track)))
-        .ok_or(Error::Demo {
-            what: "quiz",
-            reason: format!("the policy defines no track {track}"),
-        })
-}
-
 /// Records a correctly answered demo quiz attempt in `records` (`certgate demo --certified`:
 /// the steps a person takes, scripted).
 pub fn pass_quiz(records: &mut Records) -> Result<()> {
@@ -270,7 +254,8 @@ pub fn pass_quiz(records: &mut Records) -> Result<()> {
     let attempt = AttemptRecord::grade(
         &bundle,
         TRACK,
-        &rules(&policy, &bundle, TRACK)?,
+        &TrackRules::in_policy(&policy.policy, &bundle, TRACK)
+            .ok_or_else(|| quiz_error(format!("the demo policy has no {TRACK} track")))?,
         seed,
         responses,
         started_at,

@@ -2,20 +2,21 @@
 
 use std::path::PathBuf;
 
+/// Engine errors are boxed: they are large, and this one travels through async tasks.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
-    Policy(#[from] certgate_policy::Error),
+    Policy(Box<certgate_policy::Error>),
     #[error(transparent)]
-    Store(#[from] certgate_store::Error),
+    Store(Box<certgate_store::Error>),
     #[error(transparent)]
-    Credentials(#[from] certgate_credentials::Error),
+    Credentials(Box<certgate_credentials::Error>),
     #[error(transparent)]
-    Training(#[from] certgate_training::Error),
+    Training(Box<certgate_training::Error>),
     #[error(transparent)]
-    Proxy(#[from] certgate_proxy::Error),
+    Proxy(Box<certgate_proxy::Error>),
     #[error(transparent)]
-    Server(#[from] certgate_server::Error),
+    Server(Box<certgate_server::Error>),
     #[error("the device facts are not valid JSON: {0}")]
     Facts(#[from] serde_json::Error),
     #[error("no randomness from the OS: {0}")]
@@ -33,3 +34,22 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+macro_rules! boxed_from {
+    ($($variant:ident: $ty:ty),* $(,)?) => {$(
+        impl From<$ty> for Error {
+            fn from(e: $ty) -> Self {
+                Self::$variant(Box::new(e))
+            }
+        }
+    )*};
+}
+
+boxed_from!(
+    Policy: certgate_policy::Error,
+    Store: certgate_store::Error,
+    Credentials: certgate_credentials::Error,
+    Training: certgate_training::Error,
+    Proxy: certgate_proxy::Error,
+    Server: certgate_server::Error,
+);

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use certgate_credentials::{Keystore, device};
 use certgate_policy::{CertificationClaim, DeviceFacts, UserContext};
 use certgate_posture::{PostureConfig, PostureReport, SystemClock};
-use certgate_proxy::GateSnapshot;
+use certgate_proxy::{ExceptionGrant, GateSnapshot};
 use certgate_store::Database;
 use chrono::{DateTime, Utc};
 
@@ -87,16 +87,17 @@ impl DeviceFeed {
     /// The gate's view now. Errors only when a source is broken (unreadable database, locked
     /// keyring): a device that is simply not enrolled has no certifications.
     pub fn snapshot(&self) -> Result<GateSnapshot> {
-        let certifications = match &self.certifications {
-            Certifications::None => BTreeMap::new(),
-            Certifications::Verified(claims) => claims.clone(),
+        let (certifications, exceptions) = match &self.certifications {
+            Certifications::None => (BTreeMap::new(), Vec::new()),
+            Certifications::Verified(claims) => (claims.clone(), Vec::new()),
             Certifications::Device { db, keys } => {
                 let mut db = Database::open(db)?;
-                match device::certifications(&mut db, keys, Utc::now()) {
+                let certifications = match device::certifications(&mut db, keys, Utc::now()) {
                     Ok(statuses) => device::policy_certifications(&statuses),
                     Err(certgate_credentials::Error::NotEnrolled) => BTreeMap::new(),
                     Err(e) => return Err(e.into()),
-                }
+                };
+                (certifications, exception_grants(&mut db, keys))
             }
         };
         let (facts, collected_at) = self.device_facts()?;
@@ -107,7 +108,7 @@ impl DeviceFeed {
             },
             device: Some(DeviceFacts::from_json(&facts)),
             device_collected_at: Some(collected_at),
-            exceptions: Vec::new(),
+            exceptions,
         })
     }
 
@@ -130,6 +131,39 @@ impl DeviceFeed {
             Facts::Watched(latest) => latest(),
         };
         Ok((serde_json::to_value(&*report)?, report.collected_at))
+    }
+}
+
+/// The user this device is enrolled as (`None` before enrolment), from its database at `db`.
+pub fn enrolled_user(db: &std::path::Path) -> Result<Option<UserContext>> {
+    let mut db = Database::open(db)?;
+    certgate_credentials::metadata::migrate(&mut db)?;
+    Ok(certgate_credentials::metadata::enrolment(&db)?.map(|e| e.user_context()))
+}
+
+/// This device's approved exceptions, verified offline; none when they cannot be verified (a
+/// stale revocation list, no enrolment): an exception that cannot be checked admits nothing.
+fn exception_grants(db: &mut Database, keys: &Keystore) -> Vec<ExceptionGrant> {
+    let verified = certgate_credentials::verified_exception_grants(
+        db,
+        keys,
+        &SystemClock,
+        certgate_credentials::DEFAULT_REVOCATION_MAX_AGE,
+    );
+    match verified {
+        Ok(grants) => grants
+            .iter()
+            .map(|g| ExceptionGrant {
+                track: g.track.clone(),
+                tool: g.tool.clone(),
+                expires_at: g.expires_at(),
+            })
+            .collect(),
+        Err(certgate_credentials::Error::NotEnrolled) => Vec::new(),
+        Err(e) => {
+            tracing::warn!(error = %e, "exception grants not used");
+            Vec::new()
+        }
     }
 }
 

@@ -84,11 +84,7 @@ impl LocalStack {
             events: events.clone(),
         };
         let proxy = certgate_proxy::start(options.config, deps).await?;
-        let refresh = tokio::spawn(refresh_forever(
-            feed.clone(),
-            snapshot_tx.clone(),
-            options.refresh_every,
-        ));
+        let refresh = keep_fresh(feed.clone(), snapshot_tx.clone(), options.refresh_every);
         Ok(Self {
             proxy,
             feed,
@@ -163,6 +159,16 @@ impl LocalStack {
         self.refresh.abort();
         self.proxy.stop().await;
     }
+}
+
+/// Rebuilds the gate's view every `every` into `snapshot_tx` (for embedders that wire the
+/// proxy themselves, like `certgate proxy`).
+pub fn keep_fresh(
+    feed: DeviceFeed,
+    snapshot_tx: Arc<watch::Sender<GateSnapshot>>,
+    every: Duration,
+) -> JoinHandle<()> {
+    tokio::spawn(refresh_forever(feed, snapshot_tx, every))
 }
 
 async fn refresh_forever(

@@ -79,9 +79,15 @@ async fn a_device_gets_access_once_its_synced_quiz_is_regraded_by_the_org() {
     let (url, admin) = org.admin();
     {
         let (keys, db) = (keys.clone(), device_db.clone());
-        blocking(move || demo::enrol(&url, &admin, &db, &keys))
+        let enrolment = blocking(move || demo::enrol(&url, &admin, &db, &keys))
             .await
             .unwrap();
+        // The org's record of who enrolled travels to the device: the gate checks it.
+        assert_eq!(enrolment.user_context(), demo::user());
+        assert_eq!(
+            certgate_agent::feed::enrolled_user(&device_db).unwrap(),
+            Some(demo::user())
+        );
     }
     let feed = DeviceFeed {
         user: demo::user(),
@@ -197,4 +203,79 @@ async fn the_demo_issuer_key_is_private_and_reused_after_a_restart() {
             .mode();
         assert_eq!(mode & 0o077, 0, "the issuer key is readable by others");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exception_approved_by_both_roles_admits_an_uncertified_device() {
+    let service = format!(
+        "certgate-agent-test-{}",
+        certgate_agent::random_hex(6).unwrap()
+    );
+    let Some(keys) = keystore_for_tests(&service) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let device_db = dir.path().join("device.db");
+    let org = DemoOrg::start(&dir.path().join("org")).await.unwrap();
+    let (url, admin) = org.admin();
+    {
+        let (keys, db) = (keys.clone(), device_db.clone());
+        blocking(move || {
+            demo::enrol(&url, &admin, &db, &keys)?;
+            let mut store = Database::open(&db)?;
+            let device = certgate_credentials::Device::load(&mut store, &keys)?;
+            let ex: Value = device
+                .client
+                .send("exception", &|| {
+                    device.client.post("/v1/exceptions").json(&json!({
+                        "track": demo::TRACK, "tool": demo::LABEL, "durationDays": 2,
+                        "justification": {"vendorName": "Demo Vendor", "ticketOrProjectId": "OPS-7",
+                            "dataSensitivity": "internal", "compensatingControls": "supervised"}}))
+                })?
+                .json()
+                .map_err(|e| certgate_agent::Error::Demo {
+                    what: "exception",
+                    reason: e.to_string(),
+                })?;
+            let admin_client = certgate_credentials::client::Client::new(&url)?.with_admin(&admin);
+            let path = format!(
+                "/v1/admin/exceptions/{}/approve",
+                ex["id"].as_str().unwrap()
+            );
+            for (role, who) in [("FunctionalOwner", "fiona"), ("Security", "sid")] {
+                admin_client.send("approve", &|| {
+                    admin_client
+                        .post(&path)
+                        .json(&json!({"role": role, "approver": who}))
+                })?;
+            }
+            let records = Records::new(Database::open(&dir_records(&db))?)?;
+            demo::sync(&db, &keys, records)
+        })
+        .await
+        .unwrap();
+    }
+    let feed = DeviceFeed {
+        user: demo::user(),
+        certifications: Certifications::Device {
+            db: device_db.clone(),
+            keys: keys.clone(),
+        },
+        facts: Facts::Simulated,
+    };
+    let (stack, _mock) = start_stack(dir.path(), feed).await;
+    assert_eq!(stack.gate().borrow().exceptions.len(), 1);
+    let outcome = stack.check(demo::LABEL);
+    assert!(outcome.allowed && outcome.via_exception, "{outcome:?}");
+    let (status, body) = chat(&stack, "hello").await;
+    assert_eq!(status, 200, "{body}");
+    // Another tool surface is not covered by the grant.
+    assert!(!stack.check("support-copilot").allowed);
+    stack.stop().await;
+    keys.forget_device(&[demo::TRACK.to_owned()]).unwrap();
+}
+
+/// Training records of the test device, beside its enrolment.
+fn dir_records(device_db: &Path) -> std::path::PathBuf {
+    device_db.with_file_name("records.db")
 }

@@ -2,13 +2,11 @@
 //! OS keyring only; without one these commands stop with a clear message.
 
 use anyhow::Result;
-use certgate_credentials::device::{self, Device, Outbox};
-use certgate_credentials::wire::StatementAccepted;
+use certgate_credentials::device::{self, Device};
 use certgate_credentials::{Keystore, TokenState};
 use certgate_store::Database;
 use certgate_training::Records;
 use clap::Args;
-use serde_json::Value;
 
 use crate::exit::Code;
 
@@ -52,68 +50,11 @@ pub fn run_enroll(args: &EnrollArgs) -> Result<Code> {
     Ok(Code::Ok)
 }
 
-/// The training crate's outbox, as the sync drains it.
-pub(crate) struct TrainingOutbox {
-    records: Records,
-    /// Outbox id → attempt id, to mark attempts verified when the server passes them.
-    subjects: Vec<(String, String)>,
-}
-
-impl Outbox for TrainingOutbox {
-    fn pending(&mut self) -> certgate_credentials::Result<Vec<(String, Value)>> {
-        let items = self.records.pending_outbox().map_err(outbox_err)?;
-        self.subjects = items
-            .iter()
-            .filter(|i| i.kind == "attempt")
-            .map(|i| (i.id.clone(), i.subject_id.clone()))
-            .collect();
-        Ok(items.into_iter().map(|i| (i.id, i.statement)).collect())
-    }
-
-    fn delivered(
-        &mut self,
-        id: &str,
-        answer: &StatementAccepted,
-    ) -> certgate_credentials::Result<()> {
-        let passed = answer.grading.as_ref().is_some_and(|g| g.passed);
-        if let Some((_, attempt)) = self.subjects.iter().find(|(o, _)| o == id)
-            && passed
-        {
-            self.records.mark_verified(attempt).map_err(outbox_err)?;
-        }
-        self.records
-            .mark_sent(&[id.to_owned()], chrono::Utc::now())
-            .map_err(outbox_err)
-    }
-
-    fn refused(&mut self, id: &str, reason: &str) -> certgate_credentials::Result<()> {
-        eprintln!("the server refused statement {id}: {reason}");
-        // Resending the same statement can only get the same refusal.
-        self.records
-            .mark_sent(&[id.to_owned()], chrono::Utc::now())
-            .map_err(outbox_err)
-    }
-}
-
-/// The outbox of these training records (`certgate sync`, `certgate demo`).
-pub(crate) fn outbox(records: Records) -> TrainingOutbox {
-    TrainingOutbox {
-        records,
-        subjects: Vec::new(),
-    }
-}
-
-fn outbox_err(e: certgate_training::Error) -> certgate_credentials::Error {
-    certgate_credentials::Error::Outbox {
-        reason: e.to_string(),
-    }
-}
-
 pub fn run_sync(args: &SyncArgs) -> Result<Code> {
     let keys = Keystore::system()?;
     let mut db = Database::open_default()?;
     let device = Device::load(&mut db, &keys)?;
-    let mut outbox = outbox(Records::open_default()?);
+    let mut outbox = certgate_agent::TrainingOutbox::new(Records::open_default()?);
     let report = device.sync(&db, &keys, &mut outbox, chrono::Utc::now())?;
     if args.posture {
         // The policy just fetched (signed by the org) says which agents and markers count.
@@ -135,16 +76,21 @@ pub fn run_sync(args: &SyncArgs) -> Result<Code> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!(
-            "sent {} statement(s) ({} refused); {} token(s) stored; {} revoked id(s); policy {}",
+            "sent {} statement(s) ({} refused); {} token(s) stored; {} revoked id(s); {} exception grant(s); policy {}; course {}",
             report.statements_delivered,
             report.statements_refused,
             report.tokens_stored,
             report.revoked,
+            report.exception_grants,
             if report.policy_updated {
                 "updated"
             } else {
                 "unchanged"
-            }
+            },
+            report
+                .bundle_installed
+                .as_deref()
+                .map_or_else(|| "unchanged".to_owned(), |v| format!("{v} installed"))
         );
     }
     Ok(if report.statements_refused > 0 {

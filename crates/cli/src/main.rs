@@ -7,6 +7,7 @@ mod audit_cmd;
 mod demo_cmd;
 mod device_cmd;
 mod exit;
+mod managed_cmd;
 mod policy_cmd;
 mod posture_cmd;
 mod proxy_cmd;
@@ -67,6 +68,10 @@ enum Command {
     /// The proxy's evidence log: verify the hash chain, export JSON Lines or CSV.
     #[command(subcommand)]
     Audit(audit_cmd::AuditCommand),
+    /// What the organisation's device management set on this device; check a managed
+    /// configuration before pushing it; key fingerprints and enrolment links for IT.
+    #[command(subcommand)]
+    Managed(managed_cmd::ManagedCommand),
 }
 
 fn main() -> ExitCode {
@@ -94,6 +99,7 @@ fn main() -> ExitCode {
         Command::MockUpstream(args) => proxy_cmd::run_mock(&args),
         Command::Demo(args) => demo_cmd::run(&args),
         Command::Audit(cmd) => audit_cmd::run(cmd),
+        Command::Managed(cmd) => managed_cmd::run(cmd),
     };
     match outcome {
         Ok(code) => code.into(),

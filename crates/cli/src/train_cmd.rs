@@ -144,10 +144,7 @@ fn load(source: &Source) -> Result<(LoadedPolicy, Bundle)> {
 }
 
 pub(crate) fn rules(policy: &LoadedPolicy, bundle: &Bundle, track: &str) -> Result<TrackRules> {
-    policy
-        .policy
-        .track(track)
-        .map(|t| TrackRules::for_track(t, bundle.track(track)))
+    TrackRules::in_policy(&policy.policy, bundle, track)
         .with_context(|| format!("the policy defines no track {track}"))
 }
 

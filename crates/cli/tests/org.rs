@@ -325,3 +325,78 @@ fn killed_syncs_deliver_every_statement_exactly_once() {
     assert_eq!(unique.len(), made, "every statement arrived");
     assert_eq!(ids.len(), made, "none arrived twice");
 }
+
+/// `certgate proxy` without `--snapshot` is fed by this enrolled device: before the quiz its
+/// gate names the missing certification; after `certgate sync` brought the token, it does not
+/// (whatever else this machine's posture makes it refuse).
+#[test]
+fn the_proxy_is_fed_by_the_enrolled_device() {
+    let Some(o) = org() else {
+        return;
+    };
+    let reasons = |o: &Org| -> Vec<String> {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_certgate"))
+            .args([
+                "proxy",
+                "--key-env",
+                "CG_TEST_PROXY_KEY",
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .args(["--upstream", "eu-west-1=http://127.0.0.1:9"])
+            .env("CERTGATE_HOME", o.home.path())
+            .env("CERTGATE_KEYRING_SERVICE", &o.service)
+            .env("CG_TEST_PROXY_KEY", "cg-test-proxy-key-0123456789")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let base = line
+            .trim()
+            .strip_prefix("certgate proxy on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        let out = Command::new("curl")
+            .args([
+                "-s",
+                "-H",
+                "Authorization: Bearer cg-test-proxy-key-0123456789",
+            ])
+            .args(["-H", "content-type: application/json", "-d"])
+            .arg(r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}"#)
+            .arg(format!("{base}/v1/chat/completions"))
+            .output()
+            .unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+        let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+        answer["error"]["reasons"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|r| r["check"].as_str().unwrap_or_default().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let before = reasons(&o);
+    assert!(
+        before.iter().any(|c| c == "condition:requireCertification"),
+        "enrolled but not certified: {before:?}"
+    );
+    assert!(
+        !before.iter().any(|c| c == "incomplete"),
+        "the enrolled user's profile is known to the gate: {before:?}"
+    );
+    ok(&o.run(&["quiz", TRACK, "--seed", "5"], &answers(5)));
+    ok(&o.run(&["sync"], ""));
+    let after = reasons(&o);
+    assert!(
+        !after.iter().any(|c| c == "condition:requireCertification"),
+        "the synced token counts: {after:?}"
+    );
+}

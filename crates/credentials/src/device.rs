@@ -1,11 +1,13 @@
 //! The device side of the org protocol: enrol, sync (outbox → server, tokens, revocations,
 //! policy) and the certifications the policy engine sees.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 
 use certgate_policy::CertificationClaim;
+use certgate_policy::clock::{Clock, FixedClock};
 use certgate_store::Database;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
 use crate::client::Client;
@@ -14,8 +16,11 @@ use crate::jws;
 use crate::keystore::{DeviceKey, Keystore};
 use crate::metadata::{self, Enrolment};
 use crate::sensitive::Sensitive;
-use crate::token::{Issuer, RevocationList, TokenState};
-use crate::wire::{EnrollRequest, EnrollResponse, KeysResponse, StatementAccepted, TokensResponse};
+use crate::token::{DEFAULT_REVOCATION_MAX_AGE, Issuer, RevocationList, TokenState};
+use crate::wire::{
+    BUNDLE_VERSION_HEADER, EnrollRequest, EnrollResponse, ExceptionGrantsResponse, KeysResponse,
+    StatementAccepted, TokensResponse,
+};
 
 /// xAPI statements waiting to be sent. The training crate's outbox implements this; delivery
 /// is at-least-once and the server's idempotency makes it exactly-once in effect.
@@ -88,6 +93,7 @@ pub fn enroll(
         server_url: server_url.trim_end_matches('/').to_owned(),
         device_id: resp.device_id,
         user_id: resp.user_id,
+        profile: resp.profile,
         issuer: Issuer {
             name: resp.issuer,
             key: jws::decode_public_key(&resp.issuer_key)?,
@@ -108,6 +114,10 @@ pub struct SyncReport {
     pub tokens_stored: usize,
     pub revoked: usize,
     pub policy_updated: bool,
+    /// Exception grants held after this sync (verified, unexpired).
+    pub exception_grants: usize,
+    /// Version of the content bundle newly installed by this sync, if any.
+    pub bundle_installed: Option<String>,
 }
 
 /// The device's context for talking to its server.
@@ -116,6 +126,8 @@ pub struct Device {
     pub enrolment: Enrolment,
     pub key: DeviceKey,
     pub client: Client,
+    /// Data dir the content bundle is installed in.
+    pub data_dir: PathBuf,
 }
 
 impl Device {
@@ -130,7 +142,15 @@ impl Device {
             enrolment,
             key,
             client,
+            data_dir: certgate_store::paths::data_dir()?,
         })
+    }
+
+    /// Installs content bundles under `dir` instead of the default data dir.
+    #[must_use]
+    pub fn with_data_dir(mut self, dir: PathBuf) -> Self {
+        self.data_dir = dir;
+        self
     }
 
     /// Drains the outbox, then fetches revocations, tokens and the policy. Safe to repeat and
@@ -208,8 +228,115 @@ impl Device {
             report.tokens_stored += 1;
         }
 
+        report.exception_grants = self.fetch_exception_grants(db, keys, &list, now)?;
         report.policy_updated = self.fetch_policy(db, now)?;
+        // Last: a refused bundle fails the sync with its reason, after everything else is in.
+        report.bundle_installed = self.fetch_bundle(db, now)?;
         Ok(report)
+    }
+
+    /// Replaces the cached grants with the verified ones the server holds for this device.
+    /// A grant that does not verify is not kept; one the server no longer lists is removed.
+    fn fetch_exception_grants(
+        &self,
+        db: &Database,
+        keys: &Keystore,
+        list: &RevocationList,
+        now: DateTime<Utc>,
+    ) -> Result<usize> {
+        let resp = self.client.send("the exception grants", &|| {
+            self.client.get("/v1/exception-grants")
+        })?;
+        let served: ExceptionGrantsResponse =
+            resp.json().map_err(|e| protocol("exception grants", &e))?;
+        let mut kept = BTreeSet::new();
+        for token in &served.grants {
+            match self.enrolment.issuer.verify_exception_grant(
+                token,
+                &self.key.public_key(),
+                list,
+                now,
+            ) {
+                Ok(claims) => {
+                    keys.store_exception_grant(&claims.jti, &Sensitive::new(token.clone()))?;
+                    metadata::save_exception_grant(db, &claims, now)?;
+                    kept.insert(claims.jti);
+                }
+                Err(e) => tracing::warn!(error = %e, "exception grant from the server refused"),
+            }
+        }
+        for jti in metadata::exception_grant_ids(db)? {
+            if !kept.contains(&jti) {
+                keys.delete_exception_grant(&jti)?;
+                metadata::remove_exception_grant(db, &jti)?;
+            }
+        }
+        Ok(kept.len())
+    }
+
+    /// Fetches the org's content bundle when it changed (ETag), verifies it against the
+    /// pinned org key and the org policy, installs it atomically. Returns the installed
+    /// version, `None` when unchanged or when the server serves no bundle.
+    pub fn fetch_bundle(&self, db: &Database, now: DateTime<Utc>) -> Result<Option<String>> {
+        let installed = metadata::installed_bundle(db)?
+            .filter(|_| crate::content::installed_bundle_path(&self.data_dir).is_file());
+        let etag = installed.as_ref().map(|b| b.etag.clone());
+        let sent = self.client.send("the content bundle", &|| {
+            let rb = self.client.get("/v1/bundle");
+            match &etag {
+                Some(e) => rb.header(reqwest::header::IF_NONE_MATCH, e),
+                None => rb,
+            }
+        });
+        let resp = match sent {
+            Ok(r) => r,
+            Err(Error::Server { status: 404, .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if resp.status() == reqwest::StatusCode::NOT_MODIFIED {
+            return Ok(None);
+        }
+        let new_etag = header(&resp, "etag").unwrap_or_default();
+        let served_version = header(&resp, BUNDLE_VERSION_HEADER);
+        let bytes = resp.bytes().map_err(|e| protocol("content bundle", &e))?;
+        let (key, policy) = self.pinned_policy(db)?;
+        let done = crate::content::install_bundle(&self.data_dir, &bytes, &key, &policy)?;
+        if let Some(v) = served_version.filter(|v| *v != done.version) {
+            tracing::warn!(served = %v, signed = %done.version, "bundle version header differs from the signed bundle; the signed one is installed");
+        }
+        metadata::save_installed_bundle(
+            db,
+            &metadata::InstalledBundleRow {
+                etag: new_etag,
+                sha256: done.sha256,
+                version: done.version.clone(),
+            },
+            now,
+        )?;
+        Ok(Some(done.version))
+    }
+
+    /// The pinned org key and the org policy last fetched (verified again under that key).
+    fn pinned_policy(
+        &self,
+        db: &Database,
+    ) -> Result<(certgate_policy::PublicKey, certgate_policy::LoadedPolicy)> {
+        let key = certgate_policy::PublicKey::from_pem(
+            &self.enrolment.policy_key_pem,
+            std::path::Path::new("<pinned org key>"),
+        )
+        .map_err(|e| Error::Policy(Box::new(e)))?;
+        let Some((_, text, signature)) = metadata::policy(db)? else {
+            return Err(Error::Bundle {
+                what: "no org policy yet",
+                reason: "the bundle is checked against the org policy, which has not been fetched"
+                    .into(),
+            });
+        };
+        let policy =
+            certgate_policy::load_signed_text(&text, &signature, "<org server policy>", &key)
+                .map_err(|e| Error::Policy(Box::new(e)))?;
+        Ok((key, policy))
     }
 
     /// Proves this device's posture to the server: fetches a fresh nonce, signs the report's
@@ -238,7 +365,9 @@ impl Device {
         Ok(counter)
     }
 
-    fn fetch_policy(&self, db: &Database, now: DateTime<Utc>) -> Result<bool> {
+    /// Fetches the org policy when it changed (ETag) and keeps it only when it verifies under
+    /// the pinned org key. Returns whether it changed.
+    pub fn fetch_policy(&self, db: &Database, now: DateTime<Utc>) -> Result<bool> {
         let etag = metadata::policy(db)?.map(|(e, _, _)| e);
         let resp = self.client.send("the policy", &|| {
             let rb = self.client.get("/v1/policy");
@@ -295,12 +424,27 @@ pub struct CertificationStatus {
     pub claim: Option<CertificationClaim>,
 }
 
-/// Verifies every token this device holds, offline, at `now`.
+/// Verifies every token this device holds, offline, at `now`, with the default maximum age
+/// of the revocation list ([`DEFAULT_REVOCATION_MAX_AGE`]).
 pub fn certifications(
     db: &mut Database,
     keys: &Keystore,
     now: DateTime<Utc>,
 ) -> Result<Vec<CertificationStatus>> {
+    certifications_at(db, keys, &FixedClock(now), DEFAULT_REVOCATION_MAX_AGE)
+}
+
+/// Verifies every token this device holds, offline, at `clock`'s time. When the cached
+/// revocation list is older than `max_revocation_age` (or missing) every token is
+/// [`TokenState::Stale`] ("revocation list is stale: run certgate sync") and gives the policy
+/// engine nothing: fail closed until the next sync.
+pub fn certifications_at(
+    db: &mut Database,
+    keys: &Keystore,
+    clock: &dyn Clock,
+    max_revocation_age: Duration,
+) -> Result<Vec<CertificationStatus>> {
+    let now = clock.now();
     metadata::migrate(db)?;
     let enrolment = metadata::enrolment(db)?.ok_or(Error::NotEnrolled)?;
     let key = keys.device_key()?.ok_or(Error::NotEnrolled)?;
@@ -308,15 +452,31 @@ pub fn certifications(
         Some(t) => RevocationList::verify(&t, &enrolment.issuer)?,
         None => RevocationList::default(),
     };
+    let fresh = list.check_fresh(now, max_revocation_age);
     let mut out = Vec::new();
     for row in metadata::certifications(db)? {
         let Some(token) = keys.token(&row.track)? else {
             continue;
         };
-        let outcome =
-            enrolment
+        let outcome = match &fresh {
+            // The signature, binding and expiry are still checked first, so a stale list
+            // never hides a worse problem (and never admits anything).
+            Err(Error::RevocationListStale {
+                signed_at,
+                max_age_hours,
+            }) => enrolment
                 .issuer
-                .verify_certification(token.expose(), &key.public_key(), &list, now);
+                .verify_certification(token.expose(), &key.public_key(), &list, now)
+                .and(Err(Error::RevocationListStale {
+                    signed_at: *signed_at,
+                    max_age_hours: *max_age_hours,
+                })),
+            _ => {
+                enrolment
+                    .issuer
+                    .verify_certification(token.expose(), &key.public_key(), &list, now)
+            }
+        };
         let state = TokenState::of(&outcome, now);
         out.push(CertificationStatus {
             track: row.track,

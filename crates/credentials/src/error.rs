@@ -29,6 +29,24 @@ pub enum Error {
     WrongDevice,
     #[error("token {jti} has been revoked by the org")]
     Revoked { jti: String },
+    /// The cached revocation list is older than the maximum age (or missing): a token cannot
+    /// be shown unrevoked, so it is not accepted (fail closed).
+    #[error(
+        "revocation list is stale: run certgate sync (it was signed {}, the maximum age is {max_age_hours} h)",
+        signed_at.map_or_else(|| "never".to_owned(), |t| t.to_rfc3339())
+    )]
+    RevocationListStale {
+        signed_at: Option<chrono::DateTime<chrono::Utc>>,
+        max_age_hours: i64,
+    },
+    /// A content bundle from the server was refused before installing; the installed one stays.
+    #[error(
+        "the content bundle from the server was refused ({what}): {reason}; the installed course is unchanged"
+    )]
+    Bundle { what: &'static str, reason: String },
+    /// The bundle installed on this device no longer verifies (changed on disk).
+    #[error("the installed content bundle does not verify: {reason}; run certgate sync")]
+    InstalledBundle { reason: String },
     /// No persistent OS secret store could be reached; secrets are never kept elsewhere.
     #[error(
         "no persistent OS keyring is available ({reason}); Certgate keeps its device key and tokens only in the OS keyring (Keychain, Credential Manager, Secret Service) and will not fall back to memory or disk"

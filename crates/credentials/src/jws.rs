@@ -23,6 +23,8 @@ pub enum TokenType {
     Certification,
     /// A time-limited exception approved by the policy's approvers.
     Exception,
+    /// An approved exception as granted to one device (bound by `cnf.jkt`).
+    ExceptionGrant,
     /// The signed list of revoked token ids.
     Revocations,
     /// An Open Badges 3.0 credential in the VC-JWT proof format.
@@ -34,6 +36,7 @@ impl TokenType {
         match self {
             Self::Certification => "JWT",
             Self::Exception => "certgate-exception+jwt",
+            Self::ExceptionGrant => "certgate-exception-grant+jwt",
             Self::Revocations => "certgate-revocations+jwt",
             Self::Badge => "vc+jwt",
         }

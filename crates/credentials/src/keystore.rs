@@ -19,6 +19,7 @@ pub const SERVICE_OVERRIDE: &str = "CERTGATE_KEYRING_SERVICE";
 const DEVICE_KEY: &str = "device-key";
 const DEVICE_SECRET: &str = "device-secret";
 const TOKEN_PREFIX: &str = "token:";
+const GRANT_PREFIX: &str = "grant:";
 
 /// One keyring namespace (a service name); tests use their own to stay apart from real data.
 #[derive(Debug, Clone)]
@@ -156,6 +157,19 @@ impl Keystore {
         self.delete(&format!("{TOKEN_PREFIX}{track}"))
     }
 
+    /// An exception grant, by its `jti`.
+    pub fn store_exception_grant(&self, jti: &str, grant: &Sensitive<String>) -> Result<()> {
+        self.set(&format!("{GRANT_PREFIX}{jti}"), grant)
+    }
+
+    pub fn exception_grant(&self, jti: &str) -> Result<Option<Sensitive<String>>> {
+        self.get(&format!("{GRANT_PREFIX}{jti}"))
+    }
+
+    pub fn delete_exception_grant(&self, jti: &str) -> Result<()> {
+        self.delete(&format!("{GRANT_PREFIX}{jti}"))
+    }
+
     /// Removes every Certgate secret of this namespace that it knows the name of.
     pub fn forget_device(&self, tracks: &[String]) -> Result<()> {
         for t in tracks {
@@ -187,5 +201,25 @@ fn map_err(action: &'static str, e: keyring::Error) -> Error {
             action,
             reason: other.to_string(),
         },
+    }
+}
+
+/// For tests in any crate: a keystore in its own namespace, or `None` (the test skips, with a
+/// printed notice) when no keyring is reachable. With `CERTGATE_REQUIRE_KEYRING=1` (CI's
+/// desktop session) a missing keyring panics instead, so a test cannot pass by skipping.
+pub fn keystore_for_tests(service: &str) -> Option<Keystore> {
+    let required = std::env::var("CERTGATE_REQUIRE_KEYRING").is_ok_and(|v| v == "1");
+    match Keystore::new(service).and_then(|k| k.probe().map(|()| k)) {
+        Ok(k) => Some(k),
+        Err(e) if !required => {
+            eprintln!(
+                "NOTICE: keyring test skipped: {e} (set CERTGATE_REQUIRE_KEYRING=1 to fail instead)"
+            );
+            None
+        }
+        Err(e) => panic!(
+            "CERTGATE_REQUIRE_KEYRING=1 but the OS keyring is not usable: {e}; run under a D-Bus \
+             session with an unlocked gnome-keyring"
+        ),
     }
 }

@@ -4,8 +4,10 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod client;
+pub mod content;
 pub mod device;
 pub mod error;
+pub mod grant;
 pub mod jws;
 pub mod keystore;
 pub mod metadata;
@@ -15,6 +17,10 @@ pub mod wire;
 
 pub use device::{CertificationStatus, Device, EmptyOutbox, Outbox, SyncReport};
 pub use error::{Error, Result};
+pub use grant::{ExceptionGrantClaims, GrantApprover, verified_exception_grants};
 pub use keystore::{DeviceKey, Keystore};
 pub use sensitive::Sensitive;
-pub use token::{CertificationClaims, Confirmation, Issuer, RevocationList, TokenState};
+pub use token::{
+    CertificationClaims, Confirmation, DEFAULT_REVOCATION_MAX_AGE, Issuer, RevocationList,
+    TokenState,
+};

@@ -60,6 +60,32 @@ CREATE TABLE credentials_attestation (
 );
 ",
         },
+        Migration {
+            version: 3,
+            name: "installed content bundle, exception grants",
+            sql: "
+CREATE TABLE credentials_bundle (
+    id           INTEGER PRIMARY KEY CHECK (id = 1),
+    etag         TEXT NOT NULL,
+    sha256       TEXT NOT NULL,
+    version      TEXT NOT NULL,
+    installed_at TEXT NOT NULL
+);
+CREATE TABLE credentials_exception_grants (
+    jti          TEXT PRIMARY KEY,
+    exception_id TEXT NOT NULL,
+    track        TEXT,
+    tool         TEXT,
+    expires_at   TEXT NOT NULL,
+    fetched_at   TEXT NOT NULL
+);
+",
+        },
+        Migration {
+            version: 4,
+            name: "enrolled user's profile",
+            sql: "ALTER TABLE credentials_enrolment ADD COLUMN profile TEXT;",
+        },
     ],
 };
 
@@ -69,10 +95,25 @@ pub struct Enrolment {
     pub server_url: String,
     pub device_id: String,
     pub user_id: String,
+    /// The user's type, vendor and region as the org enrolled them.
+    pub profile: crate::wire::UserProfile,
     pub issuer: Issuer,
     /// PEM of the org key policies must be signed with (pinned at enrolment).
     pub policy_key_pem: String,
     pub enrolled_at: DateTime<Utc>,
+}
+
+impl Enrolment {
+    /// The enrolled user as the policy's rules see them (certifications come from tokens).
+    pub fn user_context(&self) -> certgate_policy::UserContext {
+        certgate_policy::UserContext {
+            id: Some(self.user_id.clone()),
+            user_type: self.profile.user_type.clone(),
+            vendor_org: self.profile.vendor_org.clone(),
+            region: self.profile.region.clone(),
+            certifications: Default::default(),
+        }
+    }
 }
 
 /// One certification as mirrored (no token text).
@@ -94,10 +135,10 @@ pub fn migrate(db: &mut Database) -> Result<()> {
 
 pub fn save_enrolment(db: &Database, e: &Enrolment) -> Result<()> {
     db.conn().execute(
-        "INSERT INTO credentials_enrolment (id, server_url, device_id, user_id, issuer, issuer_key, policy_key, enrolled_at)
-         VALUES (1, ?1, ?2, ?3, ?4, ?5, ?7, ?6)
+        "INSERT INTO credentials_enrolment (id, server_url, device_id, user_id, issuer, issuer_key, policy_key, enrolled_at, profile)
+         VALUES (1, ?1, ?2, ?3, ?4, ?5, ?7, ?6, ?8)
          ON CONFLICT(id) DO UPDATE SET server_url = ?1, device_id = ?2, user_id = ?3, issuer = ?4,
-             issuer_key = ?5, enrolled_at = ?6, policy_key = ?7",
+             issuer_key = ?5, enrolled_at = ?6, policy_key = ?7, profile = ?8",
         params![
             e.server_url,
             e.device_id,
@@ -105,7 +146,8 @@ pub fn save_enrolment(db: &Database, e: &Enrolment) -> Result<()> {
             e.issuer.name,
             jws::encode_public_key(&e.issuer.key),
             e.enrolled_at.to_rfc3339(),
-            e.policy_key_pem
+            e.policy_key_pem,
+            serde_json::to_string(&e.profile).unwrap_or_default()
         ],
     )?;
     Ok(())
@@ -115,7 +157,7 @@ pub fn enrolment(db: &Database) -> Result<Option<Enrolment>> {
     let row = db
         .conn()
         .query_row(
-            "SELECT server_url, device_id, user_id, issuer, issuer_key, enrolled_at, policy_key FROM credentials_enrolment WHERE id = 1",
+            "SELECT server_url, device_id, user_id, issuer, issuer_key, enrolled_at, policy_key, profile FROM credentials_enrolment WHERE id = 1",
             [],
             |r| {
                 Ok((
@@ -126,17 +168,25 @@ pub fn enrolment(db: &Database) -> Result<Option<Enrolment>> {
                     r.get::<_, String>(4)?,
                     r.get::<_, String>(5)?,
                     r.get::<_, String>(6)?,
+                    r.get::<_, Option<String>>(7)?,
                 ))
             },
         )
         .optional()?;
-    let Some((server_url, device_id, user_id, issuer, key, at, policy_key_pem)) = row else {
+    let Some((server_url, device_id, user_id, issuer, key, at, policy_key_pem, profile)) = row
+    else {
         return Ok(None);
     };
+    // Enrolments made before the profile was kept have none: the gate then cannot check the
+    // population and denies, saying to enrol again.
+    let profile = profile
+        .and_then(|p| serde_json::from_str(&p).ok())
+        .unwrap_or_default();
     Ok(Some(Enrolment {
         server_url,
         device_id,
         user_id,
+        profile,
         issuer: Issuer {
             name: issuer,
             key: jws::decode_public_key(&key)?,
@@ -255,6 +305,83 @@ pub fn save_policy(
     Ok(())
 }
 
+/// The content bundle installed by the last sync that changed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstalledBundleRow {
+    pub etag: String,
+    pub sha256: String,
+    pub version: String,
+}
+
+pub fn installed_bundle(db: &Database) -> Result<Option<InstalledBundleRow>> {
+    Ok(db
+        .conn()
+        .query_row(
+            "SELECT etag, sha256, version FROM credentials_bundle WHERE id = 1",
+            [],
+            |r| {
+                Ok(InstalledBundleRow {
+                    etag: r.get(0)?,
+                    sha256: r.get(1)?,
+                    version: r.get(2)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+pub fn save_installed_bundle(
+    db: &Database,
+    row: &InstalledBundleRow,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    db.conn().execute(
+        "INSERT INTO credentials_bundle (id, etag, sha256, version, installed_at) VALUES (1, ?1, ?2, ?3, ?4)
+         ON CONFLICT(id) DO UPDATE SET etag = ?1, sha256 = ?2, version = ?3, installed_at = ?4",
+        params![row.etag, row.sha256, row.version, now.to_rfc3339()],
+    )?;
+    Ok(())
+}
+
+/// Mirrors one verified exception grant (the grant text itself goes to the keyring).
+pub fn save_exception_grant(
+    db: &Database,
+    g: &crate::grant::ExceptionGrantClaims,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    db.conn().execute(
+        "INSERT INTO credentials_exception_grants (jti, exception_id, track, tool, expires_at, fetched_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT(jti) DO UPDATE SET fetched_at = ?6",
+        params![
+            g.jti,
+            g.exception_id,
+            g.track,
+            g.tool,
+            g.expires_at().to_rfc3339(),
+            now.to_rfc3339()
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn remove_exception_grant(db: &Database, jti: &str) -> Result<()> {
+    db.conn().execute(
+        "DELETE FROM credentials_exception_grants WHERE jti = ?1",
+        params![jti],
+    )?;
+    Ok(())
+}
+
+/// Ids of the exception grants held (their text is in the keyring under these ids).
+pub fn exception_grant_ids(db: &Database) -> Result<Vec<String>> {
+    let mut stmt = db
+        .conn()
+        .prepare("SELECT jti FROM credentials_exception_grants ORDER BY expires_at, jti")?;
+    let rows = stmt.query_map([], |r| r.get(0))?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
 fn parse_time(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
@@ -277,6 +404,11 @@ mod tests {
             server_url: "http://127.0.0.1:1".into(),
             device_id: "d1".into(),
             user_id: "alice".into(),
+            profile: crate::wire::UserProfile {
+                user_type: Some("contractor".into()),
+                vendor_org: None,
+                region: Some("eu-west-1".into()),
+            },
             issuer: Issuer {
                 name: "org".into(),
                 key: SigningKey::from_bytes(&[3; 32]).verifying_key(),

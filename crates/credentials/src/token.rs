@@ -65,7 +65,7 @@ impl CertificationClaims {
     }
 }
 
-fn timestamp(secs: i64) -> DateTime<Utc> {
+pub(crate) fn timestamp(secs: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(secs, 0)
         .single()
         .unwrap_or(DateTime::<Utc>::MIN_UTC)
@@ -110,7 +110,25 @@ impl RevocationList {
     pub fn is_empty(&self) -> bool {
         self.revoked.is_empty()
     }
+
+    /// Refuses a list older than `max_age` at `now`, measured from the time the server signed
+    /// it (not when it was fetched, which the device could be made to fake). A list that was
+    /// never fetched is stale too. A list signed slightly in the future (clock skew) is fresh.
+    pub fn check_fresh(&self, now: DateTime<Utc>, max_age: Duration) -> Result<()> {
+        match self.issued_at {
+            Some(at) if now - at <= max_age => Ok(()),
+            signed_at => Err(Error::RevocationListStale {
+                signed_at,
+                max_age_hours: max_age.num_hours(),
+            }),
+        }
+    }
 }
+
+/// How old the cached revocation list may get before the device stops accepting tokens and
+/// exception grants: a day, so a revocation reaches an offline-capable device within a day of
+/// its last sync, while a laptop offline over a normal night still works.
+pub const DEFAULT_REVOCATION_MAX_AGE: Duration = Duration::hours(24);
 
 /// The pinned org issuer: its name (`iss`) and public key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,7 +138,7 @@ pub struct Issuer {
 }
 
 impl Issuer {
-    fn check_iss(&self, iss: &str) -> Result<()> {
+    pub(crate) fn check_iss(&self, iss: &str) -> Result<()> {
         if iss == self.name {
             Ok(())
         } else {
@@ -170,6 +188,9 @@ pub enum TokenState {
     PendingVerification,
     /// Present but does not verify (tampered, wrong device, wrong issuer).
     Invalid,
+    /// The revocation list is too old to tell whether the token was revoked: refused until
+    /// the next sync.
+    Stale,
 }
 
 /// Warning window before expiry (the training reminders start at T-30).
@@ -183,6 +204,7 @@ impl TokenState {
             Ok(_) => Self::Valid,
             Err(Error::Expired { .. }) => Self::Expired,
             Err(Error::Revoked { .. }) => Self::Revoked,
+            Err(Error::RevocationListStale { .. }) => Self::Stale,
             Err(_) => Self::Invalid,
         }
     }
@@ -195,6 +217,7 @@ impl TokenState {
             Self::Revoked => "revoked",
             Self::PendingVerification => "pending verification",
             Self::Invalid => "invalid",
+            Self::Stale => "revocation list is stale: run certgate sync",
         }
     }
 }
@@ -323,6 +346,42 @@ mod tests {
         assert!(
             RevocationList::verify(&forged, &issuer()).is_err(),
             "a list signed by anyone but the issuer must be refused"
+        );
+    }
+
+    #[test]
+    fn revocation_list_older_than_max_age_is_stale() {
+        let list_claims = RevocationClaims {
+            iss: "https://certgate.example.org".into(),
+            iat: NOW,
+            jti: BTreeSet::new(),
+        };
+        let token = jws::sign(&list_claims, TokenType::Revocations, &issuer_key()).unwrap();
+        let list = RevocationList::verify(&token, &issuer()).unwrap();
+        let max = DEFAULT_REVOCATION_MAX_AGE;
+        assert!(list.check_fresh(at(NOW + max.num_seconds()), max).is_ok());
+        assert!(
+            list.check_fresh(at(NOW - 60), max).is_ok(),
+            "a list signed a minute ahead of the device clock is fresh"
+        );
+        let e = list
+            .check_fresh(at(NOW + max.num_seconds() + 1), max)
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("revocation list is stale: run certgate sync"),
+            "{e}"
+        );
+        assert_eq!(TokenState::of(&Err(e), at(NOW)), TokenState::Stale);
+        assert!(
+            matches!(
+                RevocationList::default().check_fresh(at(NOW), max),
+                Err(Error::RevocationListStale {
+                    signed_at: None,
+                    ..
+                })
+            ),
+            "no list at all is stale"
         );
     }
 

@@ -25,6 +25,19 @@ pub struct EnrollResponse {
     pub issuer: String,
     /// Issuer public key, base64url; the device pins it.
     pub issuer_key: String,
+    /// Who was enrolled, as the org recorded it with the enrolment code.
+    #[serde(default)]
+    pub profile: UserProfile,
+}
+
+/// Who the org enrolled: what the gate checks against the policy's scope (populations,
+/// vendors, home region).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UserProfile {
+    pub user_type: Option<String>,
+    pub vendor_org: Option<String>,
+    pub region: Option<String>,
 }
 
 impl std::fmt::Debug for EnrollResponse {
@@ -86,6 +99,27 @@ impl std::fmt::Debug for TokensResponse {
         )
     }
 }
+
+/// `GET /v1/exception-grants`: this device's grants for the user's approved, unexpired
+/// exceptions.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExceptionGrantsResponse {
+    pub grants: Vec<String>,
+}
+
+impl std::fmt::Debug for ExceptionGrantsResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ExceptionGrantsResponse {{ grants: <{} redacted> }}",
+            self.grants.len()
+        )
+    }
+}
+
+/// Response header of `GET /v1/bundle` naming the bundle's version (`bundle.yaml`).
+pub const BUNDLE_VERSION_HEADER: &str = "x-certgate-bundle-version";
 
 /// `POST /v1/posture/nonce` answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -43,6 +43,33 @@ impl Signer for SigningKey {
     }
 }
 
+/// An Ed25519 signing key from PKCS#8 PEM (`openssl genpkey -algorithm ed25519`), for
+/// `certgate posture attest --key FILE` (support and tests; devices use their keyring key).
+pub fn signing_key_from_pem(pem: &str) -> Result<SigningKey> {
+    use ed25519_dalek::pkcs8::DecodePrivateKey;
+    SigningKey::from_pkcs8_pem(pem).map_err(|_| Error::KeyFormat {
+        expected: "an Ed25519 private key in PKCS#8 PEM (-----BEGIN PRIVATE KEY-----)",
+    })
+}
+
+/// An Ed25519 public key from 64 hex digits (an attestation's `publicKey`) or SPKI PEM
+/// (`-----BEGIN PUBLIC KEY-----`).
+pub fn verifying_key_from_text(text: &str) -> Result<VerifyingKey> {
+    use ed25519_dalek::pkcs8::DecodePublicKey;
+    const EXPECTED: &str =
+        "an Ed25519 public key: 64 hex digits or PEM (-----BEGIN PUBLIC KEY-----)";
+    let t = text.trim();
+    if t.starts_with("-----BEGIN") {
+        return VerifyingKey::from_public_key_pem(t)
+            .map_err(|_| Error::KeyFormat { expected: EXPECTED });
+    }
+    let bytes: [u8; 32] = hex::decode(t)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or(Error::KeyFormat { expected: EXPECTED })?;
+    VerifyingKey::from_bytes(&bytes).map_err(|_| Error::KeyFormat { expected: EXPECTED })
+}
+
 /// What is signed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -202,6 +229,13 @@ impl<N: NonceStore> Verifier<N> {
             last_counter: Mutex::new(Some(last)),
             ..self
         }
+    }
+
+    /// Accepts reports up to `max_age` old instead of [`MAX_AGE`] (support tools replaying a
+    /// saved attestation; the server keeps the default).
+    #[must_use]
+    pub fn with_max_age(self, max_age: Duration) -> Self {
+        Self { max_age, ..self }
     }
 
     /// The nonce store.

@@ -52,6 +52,16 @@ pub enum Error {
     /// Snapshots hold Linux trees; other platforms cannot read them.
     #[error("reading a posture snapshot works on Linux only")]
     SnapshotUnsupported,
+    /// A key given to sign or verify attestations is not in a supported format.
+    #[error("the key is not {expected}")]
+    KeyFormat { expected: &'static str },
+    /// A posture snapshot archive could not be written (nothing is left half-written).
+    #[error("cannot write the snapshot {path}: {source}")]
+    SnapshotWrite {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// An unknown fact name was given (CLI `--require`).
     #[error("unknown fact name `{name}`")]
     UnknownFactName { name: String },

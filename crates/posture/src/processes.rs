@@ -122,12 +122,7 @@ impl ProcessSource for ProcfsProcesses {
 /// path by prefix of the `exe` link, or of `argv[0]` when the link is unreadable and the
 /// process runs as root.
 pub fn match_process(m: &ProcessMatcher, p: &ProcessInfo) -> Option<PathSource> {
-    let name_ok = p.name.eq_ignore_ascii_case(&m.name)
-        || (p.name.len() == 15
-            && m.name.len() > 15
-            && m.name.is_char_boundary(15)
-            && p.name.eq_ignore_ascii_case(&m.name[..15]));
-    if !name_ok {
+    if !name_matches(m, &p.name) {
         return None;
     }
     let Some(prefix) = &m.path_prefix else {
@@ -143,6 +138,16 @@ pub fn match_process(m: &ProcessMatcher, p: &ProcessInfo) -> Option<PathSource> 
             .then_some(PathSource::RootArgv0),
         _ => None,
     }
+}
+
+/// Whether a process named `name` (its `comm`) has the matcher's name: case-insensitively,
+/// or on the 15-byte prefix the kernel truncates `comm` to.
+pub fn name_matches(m: &ProcessMatcher, name: &str) -> bool {
+    name.eq_ignore_ascii_case(&m.name)
+        || (name.len() == 15
+            && m.name.len() > 15
+            && m.name.is_char_boundary(15)
+            && name.eq_ignore_ascii_case(&m.name[..15]))
 }
 
 /// Whether `p` matches `m` (see [`match_process`]).

@@ -67,6 +67,62 @@ fn hung_nft_is_not_ok_and_ufw_disabled_fails() {
 }
 
 #[test]
+fn iptables_save_decides_when_root_and_nft_is_missing() {
+    let mut t = Tree::new();
+    t.file("proc/self/status", "Name:\tcertgate\nUid:\t0\t0\t0\t0\n");
+    let runner = CannedRunner::new().ok(
+        "iptables-save",
+        "*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n-A INPUT -i lo -j ACCEPT\nCOMMIT\n",
+    );
+    let f = check_firewall(&t.root(), &RealFs, &runner, T, false, at());
+    assert_eq!(f.state, FactState::Ok, "{:?}", f.evidence);
+    assert_eq!(f.method, "command:iptables-save");
+    let open = CannedRunner::new().ok("iptables-save", "*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n");
+    let f = check_firewall(&t.root(), &RealFs, &open, T, false, at());
+    assert_eq!(f.state, FactState::Fail, "{:?}", f.evidence);
+    let hung = CannedRunner::new().with("iptables-save", CannedReply::TimedOut);
+    let f = check_firewall(&t.root(), &RealFs, &hung, T, false, at());
+    assert_eq!(
+        f.state,
+        FactState::Unknown,
+        "a hung iptables-save is unknown"
+    );
+    assert!(
+        f.evidence
+            .iter()
+            .any(|e| e.contains("iptables-save") && e.contains("timed out"))
+    );
+}
+
+#[test]
+fn iptables_save_is_not_run_without_root() {
+    let mut t = Tree::new();
+    t.file(
+        "proc/self/status",
+        "Name:\tcertgate\nUid:\t1000\t1000\t1000\t1000\n",
+    );
+    // Would say "filtered" if it were (wrongly) run.
+    let runner = CannedRunner::new().ok("iptables-save", "*filter\n:INPUT DROP [0:0]\nCOMMIT\n");
+    let f = check_firewall(&t.root(), &RealFs, &runner, T, false, at());
+    assert_eq!(f.state, FactState::Unknown, "{:?}", f.evidence);
+    assert!(
+        f.evidence.iter().any(|e| e.contains("needs root")),
+        "{:?}",
+        f.evidence
+    );
+    // --sysroot: nothing runs even when the snapshot was taken as root.
+    t.file("proc/self/status", "Uid:\t0\t0\t0\t0\n");
+    let f = check_firewall(&t.root(), &RealFs, &NoSubprocess, T, false, at());
+    assert!(
+        f.evidence
+            .iter()
+            .any(|e| e.contains("iptables-save: skipped")),
+        "{:?}",
+        f.evidence
+    );
+}
+
+#[test]
 fn firewalld_running_is_ok() {
     let mut t = Tree::new();
     t.file(

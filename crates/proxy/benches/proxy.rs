@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 
 use certgate_policy::{CertificationClaim, DeviceFacts, UserContext};
 use certgate_proxy::mock::{self, MockOptions};
-use certgate_proxy::{AuditLog, ClientKey, Deps, GateSnapshot, ProxyConfig, Sensitive, Upstream};
+use certgate_proxy::{
+    AuditLog, ClientKey, Deps, GateSnapshot, PolicySlot, ProxyConfig, Sensitive, Upstream,
+};
 use serde_json::{Value, json};
 
 const KEY: &str = "bench-local-key-0123456789";
@@ -90,12 +92,13 @@ fn serve_proxy(upstream: &str) {
         let (_tx, snapshot) = tokio::sync::watch::channel(snap);
         let (events, _) = tokio::sync::broadcast::channel(16);
         let deps = Deps {
-            policy: Arc::new(certgate_policy::demo::load().unwrap()),
+            policy: PolicySlot::new(Arc::new(certgate_policy::demo::load().unwrap())).unwrap(),
             snapshot,
-            keys: vec![ClientKey {
+            keys: tokio::sync::watch::channel(vec![ClientKey {
                 key: Sensitive::new(KEY.to_owned()),
                 label: "developer-sdk".into(),
-            }],
+            }])
+            .1,
             audit: AuditLog::open(db, 365).unwrap(),
             events,
         };
@@ -212,8 +215,102 @@ async fn load(
     }
 }
 
+/// Mean time of `f` over `n` runs, in microseconds.
+fn per_op(n: u32, mut f: impl FnMut()) -> f64 {
+    let t = Instant::now();
+    for _ in 0..n {
+        f();
+    }
+    t.elapsed().as_secs_f64() * 1e6 / f64::from(n)
+}
+
+/// The proxy's own CPU per request, phase by phase, in this process (no network):
+/// `cargo bench -p certgate-proxy --bench proxy -- --phases`.
+fn phases() {
+    use certgate_proxy::filter::{self, Api};
+    let policy = certgate_policy::demo::load().unwrap();
+    let redactor =
+        certgate_redact::Redactor::new(certgate_proxy::server::redactor_config(&policy)).unwrap();
+    let body =
+        json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": prompt_1kb()}]})
+            .to_string();
+    let now = chrono::Utc::now();
+    let snap = certified_snapshot(now);
+    let request = certgate_policy::RequestContext {
+        tool_surface: Some("developer-sdk".into()),
+        region: Some("eu-west-1".into()),
+        model: Some("gpt-4o-mini".into()),
+    };
+    let n = 2000;
+    let parse = per_op(n, || {
+        std::hint::black_box(serde_json::from_str::<Value>(&body).unwrap());
+    });
+    let mut scrubbed = None;
+    let scrub = per_op(n, || {
+        let mut v: Value = serde_json::from_str(&body).unwrap();
+        scrubbed = Some(filter::scrub(Api::ChatCompletions, &redactor, &mut v).unwrap());
+        std::hint::black_box(&v);
+    }) - parse;
+    let mut v: Value = serde_json::from_str(&body).unwrap();
+    let s = filter::scrub(Api::ChatCompletions, &redactor, &mut v).unwrap();
+    let encode = per_op(n, || {
+        std::hint::black_box(serde_json::to_vec(&v).unwrap());
+    });
+    let gate = per_op(n, || {
+        std::hint::black_box(certgate_proxy::gate::evaluate(
+            &policy,
+            &snap,
+            "AI_CONSUMER_EXTERNAL",
+            &request,
+            now,
+        ));
+    });
+    let answer_text = json!({"id": "x", "object": "chat.completion", "choices": [{"index": 0,
+        "message": {"role": "assistant", "content": v["messages"][0]["content"]}, "finish_reason": "stop"}]})
+    .to_string();
+    let answer = per_op(n, || {
+        let mut a: Value = serde_json::from_str(&answer_text).unwrap();
+        certgate_proxy::answer::rewrite(Api::ChatCompletions, &mut a, &s.vault, &s.json_vault, &[]);
+        std::hint::black_box(a.to_string());
+    });
+    println!("proxy CPU per request by phase (1 KB prompt with PII, {n} runs each, this process):");
+    println!(
+        "  parse request JSON {parse:.1} us | redact (scrub) {scrub:.1} us | encode {encode:.1} us | gate {gate:.1} us | answer parse+restore+encode {answer:.1} us"
+    );
+    drop(scrubbed);
+}
+
+fn certified_snapshot(now: chrono::DateTime<chrono::Utc>) -> GateSnapshot {
+    GateSnapshot {
+        user: UserContext {
+            id: Some("bench".into()),
+            user_type: Some("contractor".into()),
+            vendor_org: Some("acme".into()),
+            region: Some("eu-west-1".into()),
+            certifications: [(
+                "AI_CONSUMER_EXTERNAL".to_owned(),
+                CertificationClaim {
+                    status: "passed".into(),
+                    expires_at: Some(now + chrono::Duration::days(30)),
+                    score: None,
+                    modules: None,
+                },
+            )]
+            .into(),
+        },
+        device: Some(DeviceFacts::from_json(
+            &json!({"managed": true, "diskEncryption": true}),
+        )),
+        device_collected_at: Some(now),
+        exceptions: vec![],
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--phases") {
+        return phases();
+    }
     if args.iter().any(|a| a == "--serve-mock") {
         return serve_mock();
     }
@@ -245,7 +342,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(async {
+    let warm_rss = rt.block_on(async {
         let client = reqwest::Client::builder()
             .no_proxy()
             .pool_max_idle_per_host(128)
@@ -257,9 +354,11 @@ fn main() {
             "messages": [{"role": "user", "content": prompt}]});
         let direct = format!("http://{mock_addr}/v1/chat/completions");
         let via = format!("http://{proxy_addr}/v1/chat/completions");
-        // Warm both paths (connections, redactor caches).
+        // Warm both paths (connections, the redactor's lazily compiled rules): 1,000 requests
+        // through the proxy, then its RSS.
         load(&client, &direct, &body, 4, 500, false).await;
-        load(&client, &via, &body, 4, 500, false).await;
+        load(&client, &via, &body, 4, 1000, false).await;
+        let warm_rss = rss_kb(proxy_pid, "VmRSS:");
 
         println!("Certgate proxy bench (loopback, 1 KB prompt with PII, DLP on, audit on)");
         println!("command: cargo bench -p certgate-proxy --bench proxy{}", if quick { " -- --quick" } else { "" });
@@ -295,13 +394,15 @@ fn main() {
             pct(&t.lat_ms, 0.5),
             pct(&t.lat_ms, 0.99)
         );
+        warm_rss
     });
     let peak = rss_kb(proxy_pid, "VmHWM:");
     std::thread::sleep(Duration::from_secs(3));
     let after = rss_kb(proxy_pid, "VmRSS:");
     println!(
-        "proxy RSS: idle {:.1} MB, peak under load {:.1} MB, 3 s after {:.1} MB",
+        "proxy RSS (VmRSS/VmHWM of the proxy child): idle {:.1} MB, after 1,000 requests {:.1} MB, peak under load {:.1} MB, 3 s after {:.1} MB",
         idle_rss as f64 / 1024.0,
+        warm_rss as f64 / 1024.0,
         peak as f64 / 1024.0,
         after as f64 / 1024.0
     );

@@ -44,6 +44,12 @@ pub enum Error {
     /// A stored audit record is not valid JSON.
     #[error("audit row {seq} is not a valid record")]
     Record { seq: i64 },
+    /// The OS keyring could not give or keep the client key.
+    #[error("the proxy client key could not be read or stored")]
+    Keyring(#[from] certgate_credentials::Error),
+    /// The OS random source failed.
+    #[error("the OS random source failed")]
+    Random,
     /// The async runtime could not be built.
     #[error("async runtime could not start")]
     Runtime(#[source] std::io::Error),

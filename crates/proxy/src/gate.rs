@@ -108,8 +108,14 @@ pub fn evaluate(
         Some(_) => {}
     }
     // Rules still run on an empty device so every other reason is reported too.
-    let empty = DeviceFacts::from_json(&serde_json::json!({}));
-    let device = snapshot.device.as_ref().unwrap_or(&empty);
+    let empty;
+    let device = match &snapshot.device {
+        Some(d) => d,
+        None => {
+            empty = DeviceFacts::from_json(&serde_json::json!({}));
+            &empty
+        }
+    };
     let decision = policy.decide(GateInput {
         user: &snapshot.user,
         device,

@@ -1,9 +1,8 @@
 //! The HTTP face: routes, the loopback/Origin/key guard, and the request flow
 //! (gate → route → redact → forward → restore → record).
 
-use std::collections::HashMap;
 use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::{Body, Bytes};
@@ -14,21 +13,22 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use certgate_policy::model::LogField;
-use certgate_policy::threshold::{Comparison, Threshold};
 use certgate_policy::{LoadedPolicy, RequestContext};
-use certgate_redact::{BlockType, Redactor, RedactorConfig};
+use certgate_redact::{BlockType, RedactorConfig};
 use chrono::Utc;
 use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, watch};
 
+use crate::active::{Active, PolicySlot, Problem};
 use crate::answer::{self, restore_all};
 use crate::audit::{ApprovalResult, AuditLog, AuditRecord};
 use crate::config::{ClientKey, ProxyConfig};
 use crate::error::{Error, Result};
 use crate::filter::{self, Api};
 use crate::gate::{self, GateSnapshot};
+use crate::monitor::{Monitor, Signal};
 use crate::reply::{self, Shape};
 use crate::stream::SseRewriter;
 
@@ -58,40 +58,43 @@ pub enum Event {
         count: u64,
         notify: Vec<String>,
     },
+    /// A new signed policy was applied while running.
+    #[serde(rename_all = "camelCase")]
+    PolicyApplied { file: String, sha256: String },
+    /// A changed policy file was refused; the previous policy stays in force.
+    #[serde(rename_all = "camelCase")]
+    PolicyRefused {
+        file: String,
+        problems: Vec<Problem>,
+    },
 }
 
 /// What the embedder hands the proxy besides its config.
 #[derive(Debug)]
 pub struct Deps {
-    /// The verified org policy.
-    pub policy: Arc<LoadedPolicy>,
+    /// The verified org policy in force; the embedder keeps a clone to swap it
+    /// ([`PolicySlot::replace`], or [`crate::reload::watch_file`]).
+    pub policy: PolicySlot,
     /// Who is signed in and how the device is; the embedder sends updates.
     pub snapshot: watch::Receiver<GateSnapshot>,
-    /// Local client keys with their tool-surface labels.
-    pub keys: Vec<ClientKey>,
+    /// Local client keys with their tool-surface labels; the embedder sends the new set on a
+    /// rotation and the old key is refused from the next request on.
+    pub keys: watch::Receiver<Vec<ClientKey>>,
     /// Where evidence goes.
     pub audit: AuditLog,
     /// Where notifications go.
     pub events: broadcast::Sender<Event>,
 }
 
-struct LowConfidenceRule {
-    name: String,
-    threshold: Threshold,
-    notify: Vec<String>,
-}
-
 pub(crate) struct AppState {
     config: ProxyConfig,
-    policy: Arc<LoadedPolicy>,
-    redactor: Redactor,
+    policy: PolicySlot,
     snapshot: watch::Receiver<GateSnapshot>,
-    keys: Vec<ClientKey>,
+    keys: watch::Receiver<Vec<ClientKey>>,
     audit: AuditLog,
     events: broadcast::Sender<Event>,
     client: reqwest::Client,
-    low_confidence: Option<LowConfidenceRule>,
-    low_counts: Mutex<HashMap<(String, i64), u64>>,
+    monitor: Monitor,
 }
 
 /// The redaction engine configured from the policy's `dlp` section.
@@ -115,7 +118,7 @@ pub fn redactor_config(policy: &LoadedPolicy) -> RedactorConfig {
 /// Builds the router. Used by [`crate::start`] and by tests (`tower::ServiceExt::oneshot`).
 pub fn router(config: ProxyConfig, deps: Deps) -> Result<Router> {
     config.validate()?;
-    if deps.keys.is_empty() {
+    if deps.keys.borrow().is_empty() {
         return Err(Error::NoClientKeys);
     }
     certgate_credentials::client::install_tls_provider();
@@ -125,36 +128,15 @@ pub fn router(config: ProxyConfig, deps: Deps) -> Result<Router> {
         .no_proxy()
         .build()
         .map_err(Error::Client)?;
-    let redactor = Redactor::new(redactor_config(&deps.policy))?;
-    let low_confidence = deps
-        .policy
-        .policy
-        .monitoring
-        .alerts
-        .iter()
-        .find(|a| {
-            a.threshold.per_user
-                && a.threshold
-                    .filter
-                    .as_ref()
-                    .is_some_and(|f| f.field == "confidenceScore")
-        })
-        .map(|a| LowConfidenceRule {
-            name: a.name.clone(),
-            threshold: a.threshold.clone(),
-            notify: a.notify.clone(),
-        });
     let state = Arc::new(AppState {
         config,
         policy: deps.policy,
-        redactor,
         snapshot: deps.snapshot,
         keys: deps.keys,
         audit: deps.audit,
         events: deps.events,
         client,
-        low_confidence,
-        low_counts: Mutex::new(HashMap::new()),
+        monitor: Monitor::default(),
     });
     let routes = Router::new()
         .route("/v1/chat/completions", post(chat))
@@ -163,6 +145,7 @@ pub fn router(config: ProxyConfig, deps: Deps) -> Result<Router> {
         .route("/v1/messages", post(messages))
         .route("/v1/models", get(models))
         .route("/certgate/v1/approvals", post(approvals))
+        .route("/certgate/v1/status", get(status))
         .fallback(not_found);
     #[cfg(test)]
     let routes = routes.route(
@@ -279,6 +262,7 @@ async fn guard(State(st): State<Arc<AppState>>, mut req: Request, next: Next) ->
     } else {
         let label = presented_key(headers).and_then(|k| {
             st.keys
+                .borrow()
                 .iter()
                 .find(|c| constant_time_eq(c.key.expose().as_bytes(), k.as_bytes()))
                 .map(|c| c.label.clone())
@@ -404,20 +388,23 @@ struct Admitted {
 /// Fills the user fields the policy says to log and runs the gate.
 fn admit(
     st: &AppState,
+    active: &Active,
     pending: &mut Pending,
     shape: Shape,
     tool: &str,
     model: Option<&str>,
     headers: &HeaderMap,
 ) -> std::result::Result<Admitted, Box<Response>> {
-    let snap = st.snapshot.borrow().clone();
-    let fields = &st.policy.policy.logging_and_evidence.prompt_logging.fields;
+    // Borrowed, not cloned: this function does not await, and a writer waits only briefly.
+    let snap = st.snapshot.borrow();
+    let policy = &active.policy;
+    let fields = &policy.policy.logging_and_evidence.prompt_logging.fields;
     let logs = |f: LogField| fields.contains(&f);
     let region = header_str(headers, "x-certgate-region")
         .map(str::to_owned)
         .or_else(|| snap.user.region.clone());
     let track = gate::track_for(
-        &st.policy,
+        policy,
         &st.config.tracks,
         tool,
         header_str(headers, "x-certgate-track"),
@@ -447,7 +434,10 @@ fn admit(
         region: region.clone(),
         model: model.map(str::to_owned),
     };
-    let outcome = gate::evaluate(&st.policy, &snap, &track, &request, Utc::now());
+    let now = Utc::now();
+    let outcome = gate::evaluate(policy, &snap, &track, &request, now);
+    let user_id = snap.user.id.clone();
+    drop(snap);
     if !outcome.allowed {
         let message = outcome
             .reasons
@@ -470,6 +460,16 @@ fn admit(
         return Err(Box::new(pending.reject("denied", checks, resp)));
     }
     pending.rec().via_exception = outcome.via_exception;
+    if outcome.via_exception {
+        let flags = monitor(
+            st,
+            active,
+            Signal::ExceptionAdmission,
+            user_id.as_deref(),
+            now,
+        );
+        pending.rec().flags.extend(flags);
+    }
     Ok(Admitted {
         region: region.unwrap_or_default(),
         track,
@@ -479,6 +479,7 @@ fn admit(
 /// The upstream for the region; never another region's when cross-border is blocked.
 fn route<'a>(
     st: &'a AppState,
+    active: &Active,
     pending: &mut Pending,
     shape: Shape,
     region: &str,
@@ -486,7 +487,7 @@ fn route<'a>(
     if let Some(u) = st.config.upstream_for(region) {
         return Ok(u);
     }
-    let residency = &st.policy.policy.model_and_data_controls.data_residency;
+    let residency = &active.policy.policy.model_and_data_controls.data_residency;
     let fallback = st.config.upstreams.first();
     match fallback {
         Some(u) if !residency.block_cross_border => Ok(u),
@@ -585,11 +586,12 @@ async fn models(
         .unwrap_or(&c.label)
         .to_owned();
     let shape = Shape::OpenAi;
-    let admitted = match admit(&st, &mut pending, shape, &tool, None, &headers) {
+    let active = st.policy.current();
+    let admitted = match admit(&st, &active, &mut pending, shape, &tool, None, &headers) {
         Ok(a) => a,
         Err(resp) => return *resp,
     };
-    let upstream = match route(&st, &mut pending, shape, &admitted.region) {
+    let upstream = match route(&st, &active, &mut pending, shape, &admitted.region) {
         Ok(u) => u,
         Err(resp) => return *resp,
     };
@@ -631,8 +633,12 @@ fn new_pending(st: &AppState, rid: &str, route: &str) -> Pending {
 }
 
 /// `X-Certgate-Approval` value and the audit outcome for a confidence.
-fn approval_for(st: &AppState, confidence: Option<f64>) -> (Option<&'static str>, &'static str) {
-    let t = st.policy.policy.quality_and_safety.confidence_thresholds;
+fn approval_for(active: &Active, confidence: Option<f64>) -> (Option<&'static str>, &'static str) {
+    let t = active
+        .policy
+        .policy
+        .quality_and_safety
+        .confidence_thresholds;
     match confidence {
         None => (None, "not_assessed"),
         Some(c) if c < t.require_human_approval_below => (Some("required"), "pending"),
@@ -641,44 +647,45 @@ fn approval_for(st: &AppState, confidence: Option<f64>) -> (Option<&'static str>
     }
 }
 
-/// Counts low-confidence answers per user and day; flags and notifies past the threshold.
-fn monitor(st: &AppState, rec: &mut AuditRecord) {
-    let (Some(rule), Some(conf)) = (&st.low_confidence, rec.confidence_score) else {
-        return;
-    };
-    let Some(filter) = &rule.threshold.filter else {
-        return;
-    };
-    if !filter.comparison.holds(conf, filter.value) {
-        return;
+/// Counts `signal` against the policy's alerts; returns the alerts that hold (to flag the
+/// record) and notifies those that just started to.
+fn monitor(
+    st: &AppState,
+    active: &Active,
+    signal: Signal,
+    user: Option<&str>,
+    now: chrono::DateTime<Utc>,
+) -> Vec<String> {
+    let seen = st.monitor.observe(&active.alerts, signal, user, now);
+    for f in seen.fired {
+        tracing::warn!(
+            alert = %f.name,
+            user = f.user_id.as_deref().unwrap_or(""),
+            count = f.count,
+            "monitoring alert"
+        );
+        let _ = st.events.send(Event::MonitoringAlert {
+            name: f.name,
+            user_id: f.user_id,
+            count: f.count,
+            notify: f.notify,
+        });
     }
-    let user = st.snapshot.borrow().user.id.clone().unwrap_or_default();
-    let window = Utc::now().timestamp() / rule.threshold.window.seconds();
-    let count = {
-        let Ok(mut counts) = st.low_counts.lock() else {
-            return;
-        };
-        counts.retain(|(_, w), _| *w == window);
-        let n = counts.entry((user.clone(), window)).or_default();
-        *n += 1;
-        *n
-    };
-    let holds = |n: u64| {
-        rule.threshold
-            .comparison
-            .holds(n as f64, rule.threshold.count as f64)
-    };
-    if holds(count) {
-        rec.flags.push(rule.name.clone());
-        let first = !holds(count - 1) || matches!(rule.threshold.comparison, Comparison::Below);
-        if first {
-            let _ = st.events.send(Event::MonitoringAlert {
-                name: rule.name.clone(),
-                user_id: Some(user).filter(|u| !u.is_empty()),
-                count,
-                notify: rule.notify.clone(),
-            });
-        }
+    seen.flags
+}
+
+/// Confidence alerts for a finished answer.
+fn monitor_answer(st: &AppState, active: &Active, rec: &mut AuditRecord) {
+    if let Some(c) = rec.confidence_score {
+        let user = st.snapshot.borrow().user.id.clone();
+        let flags = monitor(
+            st,
+            active,
+            Signal::Confidence(c),
+            user.as_deref(),
+            Utc::now(),
+        );
+        rec.flags.extend(flags);
     }
 }
 
@@ -730,16 +737,26 @@ async fn forward(
     let streaming = json.get("stream") == Some(&Value::Bool(true));
     pending.rec().streamed = streaming;
 
-    let admitted = match admit(&st, &mut pending, shape, &tool, Some(&model), &headers) {
+    // One policy for the whole request, even if a new one is applied meanwhile.
+    let active = st.policy.current();
+    let admitted = match admit(
+        &st,
+        &active,
+        &mut pending,
+        shape,
+        &tool,
+        Some(&model),
+        &headers,
+    ) {
         Ok(a) => a,
         Err(resp) => return *resp,
     };
-    let upstream = match route(&st, &mut pending, shape, &admitted.region) {
+    let upstream = match route(&st, &active, &mut pending, shape, &admitted.region) {
         Ok(u) => u,
         Err(resp) => return *resp,
     };
 
-    let scrubbed = match filter::scrub(api, &st.redactor, &mut json) {
+    let scrubbed = match filter::scrub(api, &active.redactor, &mut json) {
         Ok(s) => s,
         Err(filter::Unscannable::Content(kind)) => {
             let resp = reply::status(
@@ -777,13 +794,13 @@ async fn forward(
         return pending.reject("blocked", vec!["dlp".to_owned()], resp);
     }
 
-    let scopes = st
+    let scopes = active
         .policy
         .policy
         .model_and_data_controls
         .retrieval_scopes
         .for_track(&admitted.track);
-    pending.rec().retrieval_sources = st
+    pending.rec().retrieval_sources = active
         .policy
         .policy
         .logging_and_evidence
@@ -791,6 +808,9 @@ async fn forward(
         .fields
         .contains(&LogField::RetrievalSources)
         .then(|| scopes.clone());
+    // Always the re-serialised body, never the client's bytes: a body with a duplicate key
+    // parses to the last value here but may mean the first one upstream, so only what was
+    // scanned may leave.
     let out_body = match serde_json::to_vec(&json) {
         Ok(b) => b,
         Err(_) => {
@@ -826,22 +846,25 @@ async fn forward(
         .get(reqwest::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("text/event-stream"));
-    let disallowed = st
-        .policy
-        .policy
-        .quality_and_safety
-        .disallowed_actions
-        .clone();
+    let disallowed = &active.policy.policy.quality_and_safety.disallowed_actions;
 
     if status.is_success() && is_sse {
-        let (approval, outcome) = approval_for(&st, header_conf);
+        let (approval, outcome) = approval_for(&active, header_conf);
         {
             let rec = pending.rec();
             rec.confidence_score = header_conf;
             rec.approval_outcome = Some(outcome.to_owned());
         }
-        let rw = SseRewriter::new(api, scrubbed.vault, scrubbed.json_vault, disallowed);
-        let body = sse_body(st.clone(), shape, resp, rw, pending, header_conf.is_none());
+        let rw = SseRewriter::new(api, scrubbed.vault, scrubbed.json_vault, disallowed.clone());
+        let body = sse_body(
+            st.clone(),
+            active.clone(),
+            shape,
+            resp,
+            rw,
+            pending,
+            header_conf.is_none(),
+        );
         let mut r = Response::builder()
             .status(status)
             .header(header::CONTENT_TYPE, "text/event-stream")
@@ -880,10 +903,10 @@ async fn forward(
         &mut answer,
         &scrubbed.vault,
         &scrubbed.json_vault,
-        &disallowed,
+        disallowed,
     );
     let confidence = header_conf.or(facts.logprob_confidence);
-    let (approval, outcome) = approval_for(&st, confidence);
+    let (approval, outcome) = approval_for(&active, confidence);
     if let Value::Object(o) = &mut answer {
         o.insert(
             "certgate".to_owned(),
@@ -900,7 +923,7 @@ async fn forward(
     rec.bytes_out = out.len() as u64;
     rec.decision = "allowed".to_owned();
     rec.status = status.as_u16();
-    monitor(&st, &mut rec);
+    monitor_answer(&st, &active, &mut rec);
     st.audit.record(rec);
     let mut resp = (status, [(header::CONTENT_TYPE, "application/json")], out).into_response();
     if let Some(a) = approval {
@@ -912,6 +935,7 @@ async fn forward(
 
 struct SseState {
     st: Arc<AppState>,
+    active: Arc<Active>,
     shape: Shape,
     upstream: futures_util::stream::BoxStream<'static, reqwest::Result<Bytes>>,
     rw: SseRewriter,
@@ -933,14 +957,14 @@ impl SseState {
         rec.bytes_out = bytes_out;
         if use_logprobs && let Some(c) = facts.logprob_confidence() {
             rec.confidence_score = Some(c);
-            rec.approval_outcome = Some(approval_for(&self.st, Some(c)).1.to_owned());
+            rec.approval_outcome = Some(approval_for(&self.active, Some(c)).1.to_owned());
         }
         rec.decision = decision.to_owned();
         rec.status = 200;
         if let Some(r) = reason {
             rec.reasons.push(r.to_owned());
         }
-        monitor(&self.st, &mut rec);
+        monitor_answer(&self.st, &self.active, &mut rec);
         self.st.audit.record(rec);
     }
 
@@ -964,6 +988,7 @@ impl SseState {
 
 fn sse_body(
     st: Arc<AppState>,
+    active: Arc<Active>,
     shape: Shape,
     resp: reqwest::Response,
     rw: SseRewriter,
@@ -972,6 +997,7 @@ fn sse_body(
 ) -> Body {
     let state = SseState {
         st,
+        active,
         shape,
         upstream: resp.bytes_stream().boxed(),
         rw,
@@ -1015,6 +1041,14 @@ fn sse_body(
         }
     });
     Body::from_stream(stream)
+}
+
+/// The policy in force, the last refused change (file, line, field) and how many client keys
+/// are accepted: what the app shows when something looks off. Needs the client key, like
+/// every route.
+async fn status(State(st): State<Arc<AppState>>) -> Response {
+    let keys = st.keys.borrow().len();
+    Json(json!({"policy": st.policy.status(), "clientKeys": keys})).into_response()
 }
 
 #[derive(Debug, serde::Deserialize)]

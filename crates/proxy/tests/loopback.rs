@@ -8,7 +8,8 @@ use std::time::Duration;
 use certgate_policy::{CertificationClaim, DeviceFacts, UserContext};
 use certgate_proxy::mock::{self, MockHandle, MockOptions};
 use certgate_proxy::{
-    AuditLog, ClientKey, Deps, Event, GateSnapshot, ProxyConfig, ProxyHandle, Sensitive, Upstream,
+    AuditLog, ClientKey, Deps, Event, GateSnapshot, PolicySlot, ProxyConfig, ProxyHandle,
+    Sensitive, Upstream,
 };
 use chrono::Utc;
 use serde_json::{Value, json};
@@ -21,6 +22,8 @@ pub struct Rig {
     pub mock: MockHandle,
     pub proxy: ProxyHandle,
     pub snap: watch::Sender<GateSnapshot>,
+    pub keys: watch::Sender<Vec<ClientKey>>,
+    pub policy: PolicySlot,
     pub events: broadcast::Receiver<Event>,
     pub db: std::path::PathBuf,
     pub http: reqwest::Client,
@@ -94,13 +97,15 @@ pub async fn rig_with(options: MockOptions, tweak: impl FnOnce(&mut ProxyConfig)
     tweak(&mut config);
     let (snap, snapshot) = watch::channel(certified());
     let (events_tx, events) = broadcast::channel(64);
+    let policy = PolicySlot::new(Arc::new(certgate_policy::demo::load().unwrap())).unwrap();
+    let (keys_tx, keys) = watch::channel(vec![ClientKey {
+        key: Sensitive::new(KEY.to_owned()),
+        label: "developer-sdk".into(),
+    }]);
     let deps = Deps {
-        policy: Arc::new(certgate_policy::demo::load().unwrap()),
+        policy: policy.clone(),
         snapshot,
-        keys: vec![ClientKey {
-            key: Sensitive::new(KEY.to_owned()),
-            label: "developer-sdk".into(),
-        }],
+        keys,
         audit: AuditLog::open(certgate_store::Database::open(&db).unwrap(), 365).unwrap(),
         events: events_tx,
     };
@@ -109,6 +114,8 @@ pub async fn rig_with(options: MockOptions, tweak: impl FnOnce(&mut ProxyConfig)
         mock,
         proxy,
         snap,
+        keys: keys_tx,
+        policy,
         events,
         db,
         http: reqwest::Client::builder().no_proxy().build().unwrap(),
@@ -647,4 +654,237 @@ async fn official_sdks_and_curl() {
     ));
     r.snap.send(s).unwrap();
     run_sdk_script(&r, "denied").await;
+}
+
+#[tokio::test]
+async fn a_rotated_key_is_refused_from_the_next_request() {
+    let r = rig(MockOptions::default()).await;
+    let ok = r
+        .post("/v1/chat/completions", chat("q", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let new = "rotated-local-key-456";
+    r.keys
+        .send(vec![ClientKey {
+            key: Sensitive::new(new.to_owned()),
+            label: "developer-sdk".into(),
+        }])
+        .unwrap();
+    let old = r
+        .post("/v1/chat/completions", chat("q", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(old.status(), 401, "the old key must stop working at once");
+    let fresh = r
+        .http
+        .post(r.url("/v1/chat/completions"))
+        .bearer_auth(new)
+        .json(&chat("q", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fresh.status(), 200);
+    assert_eq!(r.received().len(), 2, "the refused request sent nothing");
+}
+
+/// Policy A redacts PII and admits `developer-sdk`; policy B does not redact and admits only
+/// `other-sdk`. They are swapped back and forth while requests run: a request admitted as
+/// `developer-sdk` with B's redactor (half of each) would send the email upstream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_request_sees_half_of_a_swapped_policy() {
+    let r = rig(MockOptions::default()).await;
+    let a = Arc::new(certgate_policy::demo::load().unwrap());
+    let b_text = certgate_policy::demo::POLICY
+        .replace("piiRedaction: true", "piiRedaction: false")
+        .replace("- sdk: developer-sdk", "- sdk: other-sdk");
+    let b = Arc::new(certgate_policy::parse(&b_text, "b.yaml").unwrap());
+    // 10 swaps while batches of concurrent requests run, until the swapping is over.
+    let flipper = {
+        let slot = r.policy.clone();
+        tokio::spawn(async move {
+            for n in 0..10 {
+                let p = if n % 2 == 0 { b.clone() } else { a.clone() };
+                let slot = slot.clone();
+                tokio::task::spawn_blocking(move || slot.replace(p).unwrap())
+                    .await
+                    .unwrap();
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    };
+    let tools = ["developer-sdk", "other-sdk"];
+    let mut results = Vec::new();
+    let mut i = 0;
+    // The mock keeps the last 1,000 bodies; stay under that.
+    while (!flipper.is_finished() || i < 64) && i < 960 {
+        let mut batch = Vec::new();
+        for _ in 0..8 {
+            let req = r
+                .http
+                .post(r.url("/v1/chat/completions"))
+                .bearer_auth(KEY)
+                .header("x-certgate-tool", tools[i % 2])
+                .json(&chat(&format!("marker-{i} write to {EMAIL}"), false));
+            batch.push(tokio::spawn(async move {
+                (i, req.send().await.unwrap().status().as_u16())
+            }));
+            i += 1;
+        }
+        for t in batch {
+            results.push(t.await.unwrap());
+        }
+    }
+    flipper.await.unwrap();
+    println!("{i} requests during 10 policy swaps");
+    let mut admitted = [0, 0];
+    let sent = r.received();
+    for (i, status) in results {
+        assert!(status == 200 || status == 403, "request {i}: {status}");
+        if status != 200 {
+            continue;
+        }
+        admitted[i % 2] += 1;
+        let marker = format!("marker-{i} ");
+        let body = sent
+            .iter()
+            .map(|s| s["body"].to_string())
+            .find(|b| b.contains(&marker))
+            .unwrap_or_else(|| panic!("request {i} was admitted but not sent"));
+        if i % 2 == 0 {
+            assert!(
+                !body.contains(EMAIL),
+                "policy A's request left unredacted: {body}"
+            );
+        } else {
+            assert!(body.contains(EMAIL), "policy B does not redact: {body}");
+        }
+    }
+    assert!(
+        admitted[0] > 0 && admitted[1] > 0,
+        "both policies served requests: {admitted:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_spike_of_exception_admissions_raises_one_alert() {
+    let mut r = rig(MockOptions::default()).await;
+    let mut s = certified();
+    s.device = Some(DeviceFacts::from_json(
+        &json!({"managed": false, "diskEncryption": true}),
+    ));
+    s.exceptions.push(certgate_proxy::ExceptionGrant {
+        track: None,
+        tool: Some("developer-sdk".into()),
+        expires_at: Utc::now() + chrono::Duration::hours(1),
+    });
+    r.snap.send(s).unwrap();
+    for _ in 0..17 {
+        let resp = r
+            .post("/v1/chat/completions", chat("q", false))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "admitted by the exception");
+    }
+    let mut alerts = Vec::new();
+    while let Ok(e) = r.events.try_recv() {
+        if let Event::MonitoringAlert {
+            name,
+            count,
+            user_id,
+            ..
+        } = e
+        {
+            alerts.push((name, count, user_id));
+        }
+    }
+    assert_eq!(
+        alerts,
+        [("spike-in-exceptions".to_owned(), 16, None)],
+        "one alert when the 16th exception passes > 15 a day"
+    );
+    // The records admitted past the threshold are flagged, the ones before are not.
+    let db = certgate_store::Database::open(&r.db).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let recs = loop {
+        let recs = certgate_proxy::audit::recent(db.conn(), 100).unwrap();
+        if recs.len() == 17 || std::time::Instant::now() > deadline {
+            break recs;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let flagged: Vec<bool> = recs
+        .iter()
+        .rev()
+        .map(|rec| {
+            assert!(rec.via_exception, "admitted via the exception");
+            rec.flags.iter().any(|f| f == "spike-in-exceptions")
+        })
+        .collect();
+    let mut expected = vec![false; 15];
+    expected.extend([true, true]);
+    assert_eq!(flagged, expected, "oldest first");
+}
+
+#[tokio::test]
+async fn status_shows_the_policy_and_a_refused_change_with_its_place() {
+    let r = rig(MockOptions::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("policy.yaml");
+    let demo_key = certgate_policy::SecretKey::from_pem(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../examples/keys/DEMO-org-signing.key.pem"
+        ))
+        .unwrap(),
+        std::path::Path::new("DEMO-org-signing.key.pem"),
+    )
+    .unwrap();
+    let bad = certgate_policy::demo::POLICY.replace("maxAgeMinutes: 30", "maxAgeMinutes: soon");
+    std::fs::write(&path, &bad).unwrap();
+    std::fs::write(
+        certgate_policy::signing::signature_path(&path),
+        demo_key.sign(bad.as_bytes()),
+    )
+    .unwrap();
+    let (events, _) = broadcast::channel(4);
+    let file = certgate_proxy::reload::PolicyFile {
+        path: path.clone(),
+        signer: certgate_proxy::reload::Signer::Demo,
+    };
+    let outcome = certgate_proxy::reload::check(&r.policy, &file, &mut None, &events);
+    assert_eq!(outcome, certgate_proxy::reload::Outcome::Refused);
+    let v: Value = r
+        .http
+        .get(r.url("/certgate/v1/status"))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let demo_sha = certgate_policy::demo::load().unwrap().sha256;
+    assert_eq!(
+        v["policy"]["sha256"],
+        demo_sha.as_str(),
+        "the old policy stays: {v}"
+    );
+    let p = &v["policy"]["lastRefusal"]["problems"][0];
+    assert_eq!(p["field"], "devicePosture.maxAgeMinutes", "{v}");
+    assert_eq!(p["line"], 128, "{v}");
+    assert!(p["file"].as_str().unwrap().ends_with("policy.yaml"), "{v}");
+    assert_eq!(
+        v["policy"]["alertsEvaluated"],
+        json!(["spike-in-exceptions", "repeated-low-confidence-usage"])
+    );
+    let resp = r
+        .post("/v1/chat/completions", chat("q", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "still serving under the old policy");
 }

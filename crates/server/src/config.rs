@@ -27,7 +27,8 @@ pub struct ServerConfig {
     /// PEM public key the policy and bundle signatures are checked with.
     #[serde(default)]
     pub policy_public_key: Option<PathBuf>,
-    /// Signed content bundle folder the server re-grades attempts with.
+    /// Signed content bundle (folder, or its packed `.tar`) the server re-grades attempts
+    /// with and serves to devices.
     #[serde(default)]
     pub bundle: Option<PathBuf>,
     /// Serve the demo org (demo policy, demo bundle). Never for real access.

@@ -9,7 +9,8 @@ use crate::error::Result;
 
 pub const SCHEMA: Schema = Schema {
     component: "server",
-    migrations: &[Migration {
+    migrations: &[
+    Migration {
         version: 1,
         name: "users, devices, statements, certifications, tokens, idp, exceptions, audit",
         sql: "
@@ -131,6 +132,22 @@ CREATE TABLE server_audit (
     detail  TEXT NOT NULL
 );
 CREATE INDEX server_audit_at ON server_audit(at);
+",
+    },
+    Migration {
+        version: 2,
+        name: "exception tool scope, device-bound exception grants",
+        sql: "
+ALTER TABLE server_exceptions ADD COLUMN tool TEXT;
+CREATE TABLE server_exception_grants (
+    jti          TEXT PRIMARY KEY,
+    exception_id TEXT NOT NULL REFERENCES server_exceptions(id),
+    device_id    TEXT NOT NULL,
+    token        TEXT NOT NULL,
+    issued_at    TEXT NOT NULL,
+    expires_at   TEXT NOT NULL,
+    UNIQUE (exception_id, device_id)
+);
 ",
     }],
 };

@@ -38,6 +38,12 @@ pub enum Error {
     },
     #[error("cannot encode JSON: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("cannot pack the content bundle ({file}): {source}")]
+    Pack {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
 
     // Answers to clients.
     /// Missing or wrong admin or device credentials.

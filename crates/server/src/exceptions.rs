@@ -2,16 +2,20 @@
 //! justification field the policy names and stay within `maxDurationDays`; every required
 //! approver role must approve (one person cannot fill two roles); the exception token is
 //! issued only after the last approval, lists its approvers and expires with the exception.
+//! Each of the user's devices gets its own exception grant, bound to its key (`cnf.jkt`),
+//! which the device's gate checks offline.
 
 use std::collections::BTreeMap;
 
 use certgate_credentials::jws::{self, TokenType};
-use certgate_store::rusqlite::{OptionalExtension, TransactionBehavior, params};
-use chrono::Duration;
+use certgate_credentials::{Confirmation, ExceptionGrantClaims, GrantApprover};
+use certgate_store::rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::db::{audit, ts};
+use crate::auth::DeviceAuth;
+use crate::db::{audit, parse_ts, ts};
 use crate::error::{Error, Result};
 use crate::state::AppState;
 
@@ -20,9 +24,16 @@ use crate::state::AppState;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ExceptionRequest {
     pub track: String,
+    /// One tool surface (name or `kind:name`) the exception is limited to; none covers every
+    /// tool of the track.
+    #[serde(default)]
+    pub tool: Option<String>,
     pub duration_days: u32,
     pub justification: BTreeMap<String, String>,
 }
+
+/// Longest tool name accepted in an exception scope.
+const MAX_TOOL_LEN: usize = 128;
 
 /// `POST /v1/admin/exceptions/{id}/approve` body.
 #[derive(Debug, Clone, Deserialize)]
@@ -63,6 +74,9 @@ pub struct ExceptionStatus {
     pub id: String,
     pub user_id: String,
     pub track: String,
+    /// The one tool the exception is limited to, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
     pub state: String,
     pub approvals: Vec<Approver>,
     pub missing_roles: Vec<String>,
@@ -79,6 +93,13 @@ pub fn request(state: &AppState, user_id: &str, req: &ExceptionRequest) -> Resul
     }
     if state.policy.track(&req.track).is_none() {
         reasons.push(format!("unknown track {}", req.track));
+    }
+    if let Some(tool) = &req.tool
+        && (tool.trim().is_empty() || tool.len() > MAX_TOOL_LEN)
+    {
+        reasons.push(format!(
+            "tool must name one tool surface (1..={MAX_TOOL_LEN} characters) or be left out"
+        ));
     }
     if req.duration_days == 0 || req.duration_days > path.max_duration_days {
         reasons.push(format!(
@@ -112,15 +133,16 @@ pub fn request(state: &AppState, user_id: &str, req: &ExceptionRequest) -> Resul
     let now = state.now();
     let db = state.db();
     db.conn().execute(
-        "INSERT INTO server_exceptions (id, user_id, track, justification, duration_days, requested_at, state)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending')",
+        "INSERT INTO server_exceptions (id, user_id, track, justification, duration_days, requested_at, state, tool)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7)",
         params![
             id,
             user_id,
             req.track,
             serde_json::to_string(&req.justification)?,
             req.duration_days,
-            ts(now)
+            ts(now),
+            req.tool.as_deref().map(str::trim)
         ],
     )?;
     audit(
@@ -128,8 +150,8 @@ pub fn request(state: &AppState, user_id: &str, req: &ExceptionRequest) -> Resul
         now,
         "exception_requested",
         Some(user_id),
-        &json!({"exceptionId": id, "track": req.track, "durationDays": req.duration_days,
-                "justification": req.justification}),
+        &json!({"exceptionId": id, "track": req.track, "tool": req.tool,
+                "durationDays": req.duration_days, "justification": req.justification}),
     )?;
     drop(db);
     status(state, &id)
@@ -226,13 +248,115 @@ pub fn approve(state: &AppState, id: &str, a: &Approval) -> Result<ExceptionStat
             &json!({"exceptionId": id, "jti": claims.jti, "expiresAt": ts(exp),
                     "approvers": claims.approvers}),
         )?;
+        // Every device the user has enrolled gets its grant now; later devices on request.
+        let devices: Vec<(String, String)> = {
+            let mut stmt =
+                tx.prepare("SELECT id, public_key FROM server_devices WHERE user_id = ?1")?;
+            let rows = stmt.query_map(params![user_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for (device_id, key) in devices {
+            let key = jws::decode_public_key(&key)?;
+            issue_grant(state, &tx, id, &device_id, &key, now)?;
+        }
     }
     tx.commit()?;
     drop(db);
     status(state, id)
 }
 
-fn approvals_in(conn: &certgate_store::rusqlite::Connection, id: &str) -> Result<Vec<Approver>> {
+/// Signs and stores the grant of approved exception `exception_id` for one device.
+fn issue_grant(
+    state: &AppState,
+    conn: &Connection,
+    exception_id: &str,
+    device_id: &str,
+    device_key: &ed25519_dalek::VerifyingKey,
+    now: DateTime<Utc>,
+) -> Result<String> {
+    let (user_id, track, tool, expires_at): (String, String, Option<String>, String) = conn
+        .query_row(
+            "SELECT user_id, track, tool, expires_at FROM server_exceptions
+             WHERE id = ?1 AND state = 'approved' AND expires_at IS NOT NULL",
+            params![exception_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
+    let claims = ExceptionGrantClaims {
+        iss: state.issuer.name.clone(),
+        sub: user_id.clone(),
+        exception_id: exception_id.to_owned(),
+        track: Some(track),
+        tool,
+        iat: now.timestamp(),
+        exp: parse_ts(&expires_at).timestamp(),
+        jti: jws::random_id(16)?,
+        cnf: Confirmation {
+            jkt: jws::jwk_thumbprint(device_key),
+        },
+        approvers: approvals_in(conn, exception_id)?
+            .into_iter()
+            .map(|a| GrantApprover {
+                role: a.role,
+                approver: a.approver,
+            })
+            .collect(),
+    };
+    let token = claims.sign(state.issuer.signing.expose())?;
+    conn.execute(
+        "INSERT INTO server_exception_grants (jti, exception_id, device_id, token, issued_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![claims.jti, exception_id, device_id, token, ts(now), expires_at],
+    )?;
+    audit(
+        conn,
+        now,
+        "exception_grant_issued",
+        Some(&user_id),
+        &json!({"exceptionId": exception_id, "jti": claims.jti, "deviceId": device_id,
+                "track": claims.track, "tool": claims.tool, "expiresAt": expires_at}),
+    )?;
+    Ok(token)
+}
+
+/// This device's grants for the user's approved, unexpired exceptions, issuing any missing
+/// one (a device enrolled after the approval).
+pub fn grants_for(state: &AppState, device: &DeviceAuth) -> Result<Vec<String>> {
+    let now = state.now();
+    let mut db = state.db();
+    let tx = db
+        .conn_mut()
+        .transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let rows: Vec<(String, Option<String>)> = {
+        let mut stmt = tx.prepare_cached(
+            "SELECT e.id, g.token FROM server_exceptions e
+             LEFT JOIN server_exception_grants g ON g.exception_id = e.id AND g.device_id = ?2
+             WHERE e.user_id = ?1 AND e.state = 'approved' AND e.expires_at > ?3
+             ORDER BY e.expires_at, e.id",
+        )?;
+        let rows = stmt.query_map(params![device.user_id, device.device_id, ts(now)], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+        rows.collect::<Result<_, _>>()?
+    };
+    let mut out = Vec::with_capacity(rows.len());
+    for (exception_id, token) in rows {
+        match token {
+            Some(t) => out.push(t),
+            None => out.push(issue_grant(
+                state,
+                &tx,
+                &exception_id,
+                &device.device_id,
+                &device.public_key,
+                now,
+            )?),
+        }
+    }
+    tx.commit()?;
+    Ok(out)
+}
+
+fn approvals_in(conn: &Connection, id: &str) -> Result<Vec<Approver>> {
     let mut stmt = conn.prepare(
         "SELECT role, approver FROM server_exception_approvals WHERE exception_id = ?1 ORDER BY approved_at, role",
     )?;
@@ -247,15 +371,16 @@ fn approvals_in(conn: &certgate_store::rusqlite::Connection, id: &str) -> Result
 
 pub fn status(state: &AppState, id: &str) -> Result<ExceptionStatus> {
     let db = state.db();
-    let row: Option<(String, String, String, Option<String>)> = db
+    type Row = (String, String, String, Option<String>, Option<String>);
+    let row: Option<Row> = db
         .conn()
         .query_row(
-            "SELECT user_id, track, state, token FROM server_exceptions WHERE id = ?1",
+            "SELECT user_id, track, state, token, tool FROM server_exceptions WHERE id = ?1",
             params![id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
         )
         .optional()?;
-    let Some((user_id, track, st, token)) = row else {
+    let Some((user_id, track, st, token, tool)) = row else {
         return Err(Error::NotFound(format!("no exception request {id}")));
     };
     let approvals = approvals_in(db.conn(), id)?;
@@ -274,6 +399,7 @@ pub fn status(state: &AppState, id: &str) -> Result<ExceptionStatus> {
         id: id.to_owned(),
         user_id,
         track,
+        tool,
         state: st,
         approvals,
         missing_roles,

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod badge;
 pub mod certify;
 pub mod config;
+pub mod content;
 pub mod db;
 pub mod error;
 pub mod exceptions;

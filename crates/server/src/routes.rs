@@ -1,6 +1,6 @@
 //! The HTTP API. Device endpoints authenticate with the enrolment secret, admin endpoints
 //! with the config's bearer token; `/v1/policy`, `/v1/keys`, `/v1/revocations` and
-//! `/v1/enroll` (which needs a one-time code) are public.
+//! `/v1/bundle` and `/v1/enroll` (which needs a one-time code) are public.
 
 use std::sync::Arc;
 
@@ -12,7 +12,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use certgate_credentials::jws;
 use certgate_credentials::wire::{
-    EnrollRequest, EnrollResponse, KeysResponse, NonceResponse, StatementAccepted, TokensResponse,
+    BUNDLE_VERSION_HEADER, EnrollRequest, EnrollResponse, ExceptionGrantsResponse, KeysResponse,
+    NonceResponse, StatementAccepted, TokensResponse, UserProfile,
 };
 use certgate_posture::{Attestation, NonceStore, Verifier};
 use certgate_store::rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -39,6 +40,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/keys", get(keys))
         .route("/v1/policy", get(policy))
         .route("/v1/policy/signature", get(policy_signature))
+        .route("/v1/bundle", get(bundle))
         .route("/v1/revocations", get(revocations))
         .route("/v1/enroll", post(enroll))
         .route("/v1/statements", post(statements))
@@ -48,6 +50,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/posture/attestations", post(posture_attestation))
         .route("/v1/exceptions", post(request_exception))
         .route("/v1/exceptions/{id}", get(exception_status))
+        .route("/v1/exception-grants", get(exception_grants))
         .route("/v1/admin/enrolment-codes", post(create_code))
         .route("/v1/admin/users", get(users))
         .route("/v1/admin/revoke", post(revoke))
@@ -73,10 +76,7 @@ async fn keys(State(s): St) -> Json<KeysResponse> {
 
 async fn policy(State(s): St, headers: HeaderMap) -> Response {
     let etag = s.policy.etag();
-    let matches = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let matches = etag_matches(&headers, &etag);
     let sig = s.policy.signature.trim().to_owned();
     let mut h = HeaderMap::new();
     if let Ok(v) = HeaderValue::from_str(&etag) {
@@ -93,6 +93,38 @@ async fn policy(State(s): St, headers: HeaderMap) -> Response {
         HeaderValue::from_static("application/yaml"),
     );
     (h, s.policy.text.clone()).into_response()
+}
+
+fn etag_matches(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+}
+
+/// The signed content bundle archive; 304 when the device already has it.
+async fn bundle(State(s): St, headers: HeaderMap) -> AppResult<Response> {
+    let Some(doc) = &s.bundle else {
+        return Err(Error::NotFound(
+            "this server serves no content bundle (`bundle` in the server config)".into(),
+        ));
+    };
+    let etag = doc.etag();
+    let mut h = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&doc.version) {
+        h.insert(BUNDLE_VERSION_HEADER, v);
+    }
+    if etag_matches(&headers, &etag) {
+        return Ok((StatusCode::NOT_MODIFIED, h).into_response());
+    }
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-tar"),
+    );
+    Ok((h, doc.archive.clone()).into_response())
 }
 
 async fn policy_signature(State(s): St) -> String {
@@ -249,6 +281,11 @@ async fn enroll(State(s): St, Json(req): Json<EnrollRequest>) -> AppResult<Json<
         device_secret: secret,
         issuer: s.issuer.name.clone(),
         issuer_key: jws::encode_public_key(&s.issuer.public()),
+        profile: UserProfile {
+            user_type: Some(user_type),
+            vendor_org: Some(vendor_org),
+            region: Some(region),
+        },
     }))
 }
 
@@ -399,6 +436,15 @@ async fn exception_status(
         return Err(Error::NotFound(format!("no exception request {id}")));
     }
     Ok(Json(st))
+}
+
+async fn exception_grants(
+    device: DeviceAuth,
+    State(s): St,
+) -> AppResult<Json<ExceptionGrantsResponse>> {
+    Ok(Json(ExceptionGrantsResponse {
+        grants: exceptions::grants_for(&s, &device)?,
+    }))
 }
 
 async fn approve_exception(

@@ -12,6 +12,7 @@ use ed25519_dalek::{SigningKey, VerifyingKey};
 use tokio::sync::Notify;
 
 use crate::config::{IdpConfig, ServerConfig};
+use crate::content::BundleDoc;
 use crate::db::{self, hash_secret};
 use crate::error::{Error, Result};
 use crate::regrade::{BundleRegrader, NoBundle, Regrader};
@@ -77,6 +78,8 @@ pub struct AppState {
     pub idp: Option<IdpConfig>,
     /// Wakes the IdP write-back worker when a change is queued.
     pub idp_wake: Notify,
+    /// The signed content bundle devices download; `None` serves 404.
+    pub bundle: Option<BundleDoc>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -94,7 +97,7 @@ impl AppState {
     pub fn from_config(config: &ServerConfig) -> Result<Self> {
         let mut database = Database::open(&config.database)?;
         database.migrate(&db::SCHEMA)?;
-        let (policy, regrader) = load_policy_and_bundle(config)?;
+        let (policy, regrader, bundle) = load_policy_and_bundle(config)?;
         let pem = read(&config.issuer_key)?;
         let signing = SigningKey::from_pkcs8_pem(&pem).map_err(|_| Error::IssuerKey {
             path: config.issuer_key.clone(),
@@ -112,6 +115,7 @@ impl AppState {
             code_ttl: Duration::hours(i64::from(config.enrolment_code_ttl_hours)),
             idp: config.idp.clone(),
             idp_wake: Notify::new(),
+            bundle,
         })
     }
 
@@ -136,11 +140,19 @@ impl AppState {
             code_ttl: Duration::hours(72),
             idp: None,
             idp_wake: Notify::new(),
+            bundle: None,
         })
     }
 
     pub fn with_idp(mut self, idp: Option<IdpConfig>) -> Self {
         self.idp = idp;
+        self
+    }
+
+    /// Serves `bundle` at `GET /v1/bundle`.
+    #[must_use]
+    pub fn with_bundle(mut self, bundle: Option<BundleDoc>) -> Self {
+        self.bundle = bundle;
         self
     }
 
@@ -174,24 +186,47 @@ pub fn demo_policy() -> Result<(PolicyDoc, BundleRegrader)> {
     ))
 }
 
-fn load_policy_and_bundle(config: &ServerConfig) -> Result<(PolicyDoc, Box<dyn Regrader>)> {
+/// The demo bundle as served (checked against the demo policy).
+pub fn demo_bundle_doc() -> Result<BundleDoc> {
+    let loaded = certgate_policy::demo::load()?;
+    let files = certgate_training::demo::files();
+    let (doc, _) = BundleDoc::new(
+        &files,
+        Path::new(certgate_training::demo::ORIGIN),
+        &loaded,
+        TrustMode::Demo,
+    )?;
+    Ok(doc)
+}
+
+type Loaded = (PolicyDoc, Box<dyn Regrader>, Option<BundleDoc>);
+
+fn load_policy_and_bundle(config: &ServerConfig) -> Result<Loaded> {
     let (Some(policy_path), Some(key_path)) = (&config.policy, &config.policy_public_key) else {
         let (doc, regrader) = demo_policy()?;
         tracing::warn!("serving the DEMO org policy and bundle: never for real access");
-        return Ok((doc, Box::new(regrader)));
+        return Ok((doc, Box::new(regrader), Some(demo_bundle_doc()?)));
     };
     let key_pem = read(key_path)?;
     let key = certgate_policy::PublicKey::from_pem(&key_pem, key_path)?;
     let loaded = certgate_policy::load(policy_path, TrustMode::Pinned(&key))?;
-    let regrader: Box<dyn Regrader> = match &config.bundle {
-        Some(dir) => {
-            let bundle =
-                certgate_training::bundle::load_dir(dir, &loaded, TrustMode::Pinned(&key))?;
-            Box::new(BundleRegrader::new(bundle, &loaded.policy))
+    let (regrader, served): (Box<dyn Regrader>, Option<BundleDoc>) = match &config.bundle {
+        Some(path) => {
+            // A signed folder or its packed archive (`certgate content pack`).
+            let files = if path.is_file() {
+                certgate_training::archive::read_archive(path)?
+            } else {
+                certgate_training::bundle::read_dir(path)?
+            };
+            let (doc, bundle) = BundleDoc::new(&files, path, &loaded, TrustMode::Pinned(&key))?;
+            (
+                Box::new(BundleRegrader::new(bundle, &loaded.policy)),
+                Some(doc),
+            )
         }
         None => {
             tracing::warn!("no content bundle configured: attempts cannot be re-graded");
-            Box::new(NoBundle)
+            (Box::new(NoBundle), None)
         }
     };
     let doc = PolicyDoc {
@@ -201,7 +236,7 @@ fn load_policy_and_bundle(config: &ServerConfig) -> Result<(PolicyDoc, Box<dyn R
         policy: loaded.policy,
         public_key_pem: key_pem,
     };
-    Ok((doc, regrader))
+    Ok((doc, regrader, served))
 }
 
 fn read(path: &Path) -> Result<String> {

@@ -768,3 +768,172 @@ async fn the_single_attempt_of_a_track_is_leased_to_one_device() {
     assert_eq!(s, StatusCode::OK, "{body}");
     assert_eq!(body["grading"]["passed"], true);
 }
+
+#[tokio::test]
+async fn approved_exception_becomes_a_grant_bound_to_each_device() {
+    let h = harness();
+    let (auth_a, key_a) = h.enrol("grace", 1).await;
+    let admin = format!("Bearer {ADMIN}");
+    let (s, ex) = h
+        .call(
+            "POST",
+            "/v1/exceptions",
+            Some(&auth_a),
+            Some(
+                json!({"track": TRACK, "tool": "sdk:developer-sdk", "durationDays": 2,
+                        "justification": justification()}),
+            ),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{ex}");
+    assert_eq!(ex["tool"], "sdk:developer-sdk");
+    let id = ex["id"].as_str().unwrap();
+    let (_, grants) = h
+        .call("GET", "/v1/exception-grants", Some(&auth_a), None)
+        .await;
+    assert_eq!(
+        grants["grants"],
+        json!([]),
+        "no grant before the last approval"
+    );
+    let path = format!("/v1/admin/exceptions/{id}/approve");
+    for (role, who) in [("FunctionalOwner", "fiona"), ("Security", "sid")] {
+        let (s, body) = h
+            .call(
+                "POST",
+                &path,
+                Some(&admin),
+                Some(json!({"role": role, "approver": who})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+    }
+    // A second device of the same user, enrolled after the approval, gets its own grant.
+    let (auth_b, key_b) = h.enrol("grace", 2).await;
+
+    let now = *h.now.lock().unwrap();
+    let none = RevocationList::default();
+    let (s, a) = h
+        .call("GET", "/v1/exception-grants", Some(&auth_a), None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let token_a = a["grants"][0].as_str().unwrap().to_owned();
+    assert_eq!(a["grants"].as_array().unwrap().len(), 1);
+    let claims = h
+        .issuer()
+        .verify_exception_grant(&token_a, &key_a.verifying_key(), &none, now)
+        .unwrap();
+    assert_eq!(claims.track.as_deref(), Some(TRACK));
+    assert_eq!(claims.tool.as_deref(), Some("sdk:developer-sdk"));
+    assert_eq!(
+        claims.exp - now.timestamp(),
+        2 * 86_400,
+        "expires with the exception"
+    );
+    assert_eq!(claims.approvers.len(), 2);
+    assert!(
+        matches!(
+            h.issuer()
+                .verify_exception_grant(&token_a, &key_b.verifying_key(), &none, now),
+            Err(certgate_credentials::Error::WrongDevice)
+        ),
+        "device A's grant is useless on device B"
+    );
+    let (_, again) = h
+        .call("GET", "/v1/exception-grants", Some(&auth_a), None)
+        .await;
+    assert_eq!(
+        again["grants"][0],
+        token_a.as_str(),
+        "issued once, then served"
+    );
+
+    let (_, b) = h
+        .call("GET", "/v1/exception-grants", Some(&auth_b), None)
+        .await;
+    let token_b = b["grants"][0].as_str().unwrap();
+    assert_ne!(token_b, token_a);
+    h.issuer()
+        .verify_exception_grant(token_b, &key_b.verifying_key(), &none, now)
+        .unwrap();
+
+    let (s, _) = h.call("GET", "/v1/exception-grants", None, None).await;
+    assert_eq!(
+        s,
+        StatusCode::UNAUTHORIZED,
+        "grants need the device credential"
+    );
+
+    h.advance(Duration::days(2));
+    let (_, later) = h
+        .call("GET", "/v1/exception-grants", Some(&auth_a), None)
+        .await;
+    assert_eq!(
+        later["grants"],
+        json!([]),
+        "an expired exception grants nothing"
+    );
+}
+
+#[tokio::test]
+async fn exception_tool_scope_is_checked() {
+    let h = harness();
+    let (auth, _) = h.enrol("hank", 1).await;
+    let (s, body) = h
+        .call(
+            "POST",
+            "/v1/exceptions",
+            Some(&auth),
+            Some(json!({"track": TRACK, "tool": " ", "durationDays": 2,
+                        "justification": justification()})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert!(body["message"].as_str().unwrap().contains("tool"), "{body}");
+}
+
+#[tokio::test]
+async fn bundle_is_served_with_etag_and_304() {
+    let h = harness();
+    let (s, _) = h.raw("GET", "/v1/bundle", None, None, None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "no bundle configured: 404");
+
+    let doc = certgate_server::state::demo_bundle_doc().unwrap();
+    let etag = doc.etag();
+    let state = Arc::new(
+        AppState::new(
+            Database::open(&h._dir.path().join("b.db")).unwrap(),
+            IssuerKeys {
+                name: "https://certgate.test".into(),
+                signing: certgate_credentials::Sensitive::new(SigningKey::from_bytes(&[42; 32])),
+            },
+            demo_policy().unwrap().0,
+            ADMIN,
+            Box::new(demo_policy().unwrap().1),
+            Arc::new(Utc::now),
+        )
+        .unwrap()
+        .with_bundle(Some(doc.clone())),
+    );
+    let get = |inm: Option<&str>| {
+        let mut req = Request::builder().uri("/v1/bundle");
+        if let Some(e) = inm {
+            req = req.header(header::IF_NONE_MATCH, e);
+        }
+        router(state.clone()).oneshot(req.body(Body::empty()).unwrap())
+    };
+    let resp = get(None).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()[header::ETAG], etag.as_str());
+    assert_eq!(resp.headers()["x-certgate-bundle-version"], "1.0.0");
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(body, doc.archive, "the signed archive, byte for byte");
+    let resp = get(Some(&etag)).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_MODIFIED);
+    let resp = get(Some("\"other\"")).await.unwrap();
+    assert_eq!(
+        resp.status(),
+        StatusCode::OK,
+        "another ETag gets the bundle"
+    );
+}

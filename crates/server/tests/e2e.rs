@@ -181,7 +181,10 @@ fn enrol_pass_sync_verify_offline_and_revoke() {
     )
     .unwrap();
     assert_eq!(enrolment.user_id, "contractor-7@acme.example");
-    let dev = Device::load(&mut db, &keys).unwrap();
+    let data = dir.path().join("device-data");
+    let dev = Device::load(&mut db, &keys)
+        .unwrap()
+        .with_data_dir(data.clone());
 
     // Passed offline; then the sync, retried as if the first answer had been lost.
     let (pass_id, pass) = attempt_statement(11, true);
@@ -193,6 +196,21 @@ fn enrol_pass_sync_verify_offline_and_revoke() {
     assert_eq!(report.statements_delivered, 1);
     assert_eq!(report.tokens_stored, 1);
     assert!(report.policy_updated, "first sync fetches the policy");
+    assert_eq!(
+        report.bundle_installed.as_deref(),
+        Some("1.0.0"),
+        "first sync installs the demo org's signed bundle"
+    );
+    let demo_key = certgate_policy::demo::public_key().unwrap();
+    let demo_policy = certgate_policy::demo::load().unwrap();
+    let installed =
+        certgate_credentials::content::load_installed_bundle(&data, &demo_key, &demo_policy)
+            .unwrap()
+            .unwrap();
+    assert!(
+        installed.track(TRACK).is_some(),
+        "the training crate loads it"
+    );
     assert!(
         outbox.answers[0].grading.as_ref().unwrap().passed,
         "server re-grade passes"
@@ -201,6 +219,7 @@ fn enrol_pass_sync_verify_offline_and_revoke() {
     let report = dev.sync(&db, &keys, &mut outbox, Utc::now()).unwrap();
     assert!(!outbox.answers[1].first_time, "the retry is recognised");
     assert!(!report.policy_updated, "ETag: policy unchanged");
+    assert_eq!(report.bundle_installed, None, "ETag: bundle unchanged");
 
     // Posture: a real report of this machine, signed with the keyring's device key over a
     // fresh server nonce; counters increase.
@@ -231,6 +250,99 @@ fn enrol_pass_sync_verify_offline_and_revoke() {
         Err(certgate_credentials::Error::WrongDevice)
     ));
 
+    // The revocation list ages: past the maximum age every token is stale and gates nothing
+    // (injected clock), until the next sync.
+    let later = certgate_policy::clock::FixedClock(Utc::now() + chrono::Duration::hours(25));
+    let stale = device::certifications_at(
+        &mut db,
+        &keys,
+        &later,
+        certgate_credentials::DEFAULT_REVOCATION_MAX_AGE,
+    )
+    .unwrap();
+    assert_eq!(stale[0].state, TokenState::Stale);
+    assert!(
+        stale[0]
+            .detail
+            .as_deref()
+            .unwrap()
+            .starts_with("revocation list is stale: run certgate sync"),
+        "{:?}",
+        stale[0].detail
+    );
+    assert!(
+        device::policy_certifications(&stale).is_empty(),
+        "fail closed"
+    );
+    let configured =
+        device::certifications_at(&mut db, &keys, &later, chrono::Duration::hours(48)).unwrap();
+    assert_eq!(
+        configured[0].state,
+        TokenState::Valid,
+        "the maximum age is configurable"
+    );
+
+    // An exception approved on the server reaches this device as a grant bound to its key.
+    let ex: Value = dev
+        .client
+        .send("exception", &|| {
+            dev.client.post("/v1/exceptions").json(&json!({
+                "track": "AI_BUILDER_EXTERNAL", "tool": "sdk:developer-sdk", "durationDays": 3,
+                "justification": {"vendorName": "Acme BPO", "ticketOrProjectId": "SEC-1",
+                    "dataSensitivity": "internal", "compensatingControls": "supervised"}}))
+        })
+        .unwrap()
+        .json()
+        .unwrap();
+    let approve_path = format!(
+        "/v1/admin/exceptions/{}/approve",
+        ex["id"].as_str().unwrap()
+    );
+    for (role, who) in [("FunctionalOwner", "fiona"), ("Security", "sid")] {
+        admin
+            .send("approve", &|| {
+                admin
+                    .post(&approve_path)
+                    .json(&json!({"role": role, "approver": who}))
+            })
+            .unwrap();
+    }
+    let report = dev.sync(&db, &keys, &mut outbox, Utc::now()).unwrap();
+    assert_eq!(report.exception_grants, 1);
+    let grants = certgate_credentials::verified_exception_grants(
+        &mut db,
+        &keys,
+        &certgate_policy::clock::SystemClock,
+        certgate_credentials::DEFAULT_REVOCATION_MAX_AGE,
+    )
+    .unwrap();
+    assert_eq!(grants.len(), 1);
+    assert_eq!(grants[0].track.as_deref(), Some("AI_BUILDER_EXTERNAL"));
+    assert_eq!(grants[0].tool.as_deref(), Some("sdk:developer-sdk"));
+    let e = certgate_credentials::verified_exception_grants(
+        &mut db,
+        &keys,
+        &later,
+        certgate_credentials::DEFAULT_REVOCATION_MAX_AGE,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, certgate_credentials::Error::RevocationListStale { .. }),
+        "stale list: no grant counts: {e}"
+    );
+    let after_expiry = certgate_policy::clock::FixedClock(Utc::now() + chrono::Duration::days(4));
+    assert!(
+        certgate_credentials::verified_exception_grants(
+            &mut db,
+            &keys,
+            &after_expiry,
+            chrono::Duration::days(30)
+        )
+        .unwrap()
+        .is_empty(),
+        "an expired grant is dropped"
+    );
+
     // Tampered: a failing attempt that claims success is refused by the re-grade.
     let (bad_id, mut bad) = attempt_statement(12, false);
     bad["result"]["success"] = json!(true);
@@ -259,5 +371,8 @@ fn enrol_pass_sync_verify_offline_and_revoke() {
         "a revoked token gates nothing"
     );
 
+    for g in grants {
+        keys.delete_exception_grant(&g.jti).unwrap();
+    }
     keys.forget_device(&[TRACK.into()]).unwrap();
 }

@@ -43,6 +43,18 @@ impl TrackRules {
         }
         rules
     }
+
+    /// The rules of `track` under `policy` with the course's own settings, or `None` when the
+    /// policy defines no such track.
+    pub fn in_policy(
+        policy: &certgate_policy::Policy,
+        bundle: &crate::Bundle,
+        track: &str,
+    ) -> Option<Self> {
+        policy
+            .track(track)
+            .map(|t| Self::for_track(t, bundle.track(track)))
+    }
 }
 
 /// What status needs to know of one submitted attempt.

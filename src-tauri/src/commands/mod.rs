@@ -4,4 +4,5 @@ pub mod access;
 pub mod dashboard;
 pub mod policy;
 pub mod posture;
+pub mod settings;
 pub mod training;

@@ -17,6 +17,7 @@ import type { PolicySummary } from "./bindings/PolicySummary";
 import type { PostureView } from "./bindings/PostureView";
 import type { ProgressInput } from "./bindings/ProgressInput";
 import type { QuestionView } from "./bindings/QuestionView";
+import type { SettingsView } from "./bindings/SettingsView";
 import type { TrackView } from "./bindings/TrackView";
 
 export type {
@@ -35,6 +36,7 @@ export type {
   PostureView,
   ProgressInput,
   QuestionView,
+  SettingsView,
   TrackView,
 };
 
@@ -65,6 +67,19 @@ export function simulateCompliantDevice(on: boolean): Promise<AccessView> {
 /** The newest proxy requests, metadata only. */
 export function getActivity(): Promise<ActivityItem[]> {
   return invoke<ActivityItem[]>("get_activity");
+}
+
+/** Every setting with where it comes from; the org's are locked with the reason. */
+export function getSettings(): Promise<SettingsView> {
+  return invoke<SettingsView>("get_settings");
+}
+
+export function setAutostart(on: boolean): Promise<SettingsView> {
+  return invoke<SettingsView>("set_autostart", { on });
+}
+
+export function setNotifications(on: boolean): Promise<SettingsView> {
+  return invoke<SettingsView>("set_notifications", { on });
 }
 
 export function getPosture(): Promise<PostureView> {

@@ -19,7 +19,21 @@ export const t = {
     training: "Training",
     acknowledgement: "Acknowledgement",
     activity: "Activity",
+    settings: "Settings",
     policy: "Policy",
+  },
+
+  settings: {
+    server: "Organisation server",
+    noServer: "Not enrolled (demo organisation)",
+    dataDir: "Data folder",
+    proxyPort: "Proxy port",
+    autostart: "Start Certgate when I log in",
+    notifications: "Show desktop notifications",
+    telemetry: "Send usage logs (never content) to my organisation",
+    locked: "Locked",
+    managedProblem: "Your organisation's managed configuration has a problem",
+    origin: { default: "default", user: "your choice", managed: "set by your organisation" } as Record<string, string>,
   },
 
   access: {

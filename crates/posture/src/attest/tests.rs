@@ -170,3 +170,52 @@ fn malformed_signature_is_reported() {
         Err(Error::MalformedAttestation { .. })
     ));
 }
+
+#[test]
+fn keys_parse_from_pem_and_hex() {
+    use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
+    use ed25519_dalek::pkcs8::{EncodePrivateKey, EncodePublicKey};
+    let k = key(9);
+    let pem = k.to_pkcs8_pem(LineEnding::LF).unwrap();
+    assert_eq!(signing_key_from_pem(&pem).unwrap().to_bytes(), k.to_bytes());
+    let pub_pem = k.verifying_key().to_public_key_pem(LineEnding::LF).unwrap();
+    assert_eq!(
+        verifying_key_from_text(&pub_pem).unwrap(),
+        k.verifying_key()
+    );
+    let hex_key = hex::encode(k.verifying_key().as_bytes());
+    assert_eq!(
+        verifying_key_from_text(&format!("{hex_key}\n")).unwrap(),
+        k.verifying_key()
+    );
+    assert!(matches!(
+        signing_key_from_pem("not a key"),
+        Err(Error::KeyFormat { .. })
+    ));
+    assert!(matches!(
+        verifying_key_from_text("abcd"),
+        Err(Error::KeyFormat { .. })
+    ));
+    assert!(
+        !format!(
+            "{:?}",
+            signing_key_from_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+                .unwrap_err()
+        )
+        .contains("AAAA"),
+        "key text never appears in errors"
+    );
+}
+
+#[test]
+fn max_age_can_be_widened_for_support() {
+    let k = key(7);
+    let a = attest(&report(t(0)), "n1", 1, &k).unwrap();
+    let strict = verifier(&k, &["n1"]);
+    assert!(matches!(
+        strict.verify(&a, t(300)),
+        Err(Error::Stale { .. })
+    ));
+    let wide = verifier(&k, &["n1"]).with_max_age(Duration::seconds(600));
+    assert!(wide.verify(&a, t(300)).is_ok(), "600 s allowed");
+}

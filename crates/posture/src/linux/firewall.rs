@@ -76,6 +76,96 @@ fn chain_key(v: &Value) -> (String, String, String) {
     (s("family"), s("table"), name)
 }
 
+/// What `iptables-save` says about inbound traffic (the `filter` table's INPUT chain).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IptablesSummary {
+    /// `:INPUT DROP [0:0]`-style default policy.
+    pub input_policy: Option<String>,
+    /// INPUT drops by default, or has a DROP/REJECT rule (directly or in a chain it jumps to).
+    pub filters_inbound: bool,
+    /// `-A` rules in the filter table.
+    pub rules: usize,
+}
+
+/// Parses `iptables-save` output. `None` when there is no `*filter` table (no rules loaded,
+/// or not iptables-save output).
+pub fn parse_iptables_save(text: &str) -> Option<IptablesSummary> {
+    let mut in_filter = false;
+    let mut seen_filter = false;
+    let mut policy = None;
+    let mut rules = 0;
+    // chain -> (has drop/reject, chains it jumps to)
+    let mut chains: std::collections::BTreeMap<String, (bool, Vec<String>)> =
+        std::collections::BTreeMap::new();
+    for line in text.lines().map(str::trim) {
+        if let Some(table) = line.strip_prefix('*') {
+            in_filter = table == "filter";
+            seen_filter |= in_filter;
+            continue;
+        }
+        if !in_filter {
+            continue;
+        }
+        if line == "COMMIT" {
+            in_filter = false;
+        } else if let Some(rest) = line.strip_prefix(":INPUT ") {
+            policy = rest.split_whitespace().next().map(str::to_owned);
+        } else if let Some(rest) = line.strip_prefix("-A ") {
+            rules += 1;
+            let mut words = rest.split_whitespace();
+            let chain = words.next().unwrap_or_default().to_owned();
+            let words: Vec<&str> = words.collect();
+            let target = words
+                .windows(2)
+                .find(|w| w[0] == "-j" || w[0] == "--jump")
+                .map(|w| w[1]);
+            let entry = chains.entry(chain).or_default();
+            match target {
+                Some("DROP" | "REJECT") => entry.0 = true,
+                Some(t) if t != "ACCEPT" && t != "RETURN" && t != "LOG" => {
+                    entry.1.push(t.to_owned());
+                }
+                _ => {}
+            }
+        }
+    }
+    if !seen_filter {
+        return None;
+    }
+    // Follow jumps from INPUT (ufw-before-input, f2b-sshd...), cycles stopped.
+    let mut stack = vec!["INPUT".to_owned()];
+    let mut visited: Vec<String> = Vec::new();
+    let mut drops = false;
+    while let Some(c) = stack.pop() {
+        if visited.contains(&c) {
+            continue;
+        }
+        if let Some((d, jumps)) = chains.get(&c) {
+            drops |= *d;
+            stack.extend(jumps.iter().cloned());
+        }
+        visited.push(c);
+    }
+    let policy_drops = matches!(policy.as_deref(), Some("DROP" | "REJECT"));
+    Some(IptablesSummary {
+        input_policy: policy,
+        filters_inbound: policy_drops || drops,
+        rules,
+    })
+}
+
+/// The effective user id from `/proc/self/status` (`Uid: real effective saved fs`).
+fn effective_uid(root: &SysRoot, fs: &dyn Fs) -> Option<u32> {
+    let status = fs.read_to_string(&root.proc.join("self/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
 /// `ENABLED=yes` in `/etc/ufw/ufw.conf`.
 pub fn parse_ufw_conf(text: &str) -> Option<bool> {
     text.lines()
@@ -142,6 +232,50 @@ pub fn check_firewall(
             evidence.push("nft: skipped, subprocesses disabled".into());
         }
         Err(e) => evidence.push(format!("nft: {e}")),
+    }
+
+    // iptables-save reads the kernel tables (root only); nftables already covers rules made
+    // through iptables-nft, so it is only asked when nft gave no answer.
+    if method != "command:nft" {
+        match effective_uid(root, fs) {
+            Some(0) => match runner.run("iptables-save", &[], timeout) {
+                Ok(out) if out.success() => match parse_iptables_save(&out.stdout) {
+                    Some(s) => {
+                        method = "command:iptables-save";
+                        evidence.push(format!(
+                            "iptables-save: INPUT policy {}, {} filter rule(s), inbound {}",
+                            s.input_policy.as_deref().unwrap_or("not set"),
+                            s.rules,
+                            if s.filters_inbound {
+                                "filtered"
+                            } else {
+                                "accepted by default"
+                            }
+                        ));
+                        profiles.push(FirewallProfile {
+                            name: "iptables".into(),
+                            enabled: Some(s.filters_inbound),
+                            default_inbound: s.input_policy.clone(),
+                        });
+                        on |= s.filters_inbound;
+                        explicitly_off |= !s.filters_inbound;
+                    }
+                    None => evidence.push("iptables-save: no filter table loaded".into()),
+                },
+                Ok(out) => evidence.push(format!(
+                    "iptables-save: {}",
+                    out.stderr.lines().next().unwrap_or("failed").trim()
+                )),
+                Err(Error::SubprocessDisabled { .. }) => {
+                    evidence.push("iptables-save: skipped, subprocesses disabled".into());
+                }
+                Err(e) => evidence.push(format!("iptables-save: {e}")),
+            },
+            Some(_) => {
+                evidence.push("iptables-save: not run, reading the kernel tables needs root".into())
+            }
+            None => evidence.push("iptables-save: not run, user id unknown".into()),
+        }
     }
 
     let ufw = root.etc.join("ufw/ufw.conf");
@@ -257,6 +391,63 @@ mod tests {
     #[test]
     fn nft_garbage_is_none() {
         assert_eq!(parse_nft_json("Error: Operation not permitted"), None);
+    }
+
+    /// `iptables-save` of a ufw host (chain names and layout as ufw writes them).
+    const UFW_SAVE: &str =
+        "# Generated by iptables-save v1.8.9 (nf_tables) on Fri Nov 27 10:00:00 2026
+*filter
+:INPUT DROP [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+:ufw-before-input - [0:0]
+-A INPUT -j ufw-before-input
+-A ufw-before-input -i lo -j ACCEPT
+-A ufw-before-input -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+COMMIT
+# Completed on Fri Nov 27 10:00:00 2026
+";
+
+    const OPEN_SAVE: &str = "*nat
+:PREROUTING ACCEPT [0:0]
+-A PREROUTING -p tcp --dport 80 -j DROP
+COMMIT
+*filter
+:INPUT ACCEPT [120:9000]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [99:8000]
+-A INPUT -i lo -j ACCEPT
+COMMIT
+";
+
+    const JUMP_TO_DROP: &str = "*filter
+:INPUT ACCEPT [0:0]
+:f2b-sshd - [0:0]
+-A INPUT -p tcp -m multiport --dports 22 -j f2b-sshd
+-A f2b-sshd -s 203.0.113.9/32 -j REJECT --reject-with icmp-port-unreachable
+-A f2b-sshd -j RETURN
+COMMIT
+";
+
+    #[test]
+    fn iptables_save_policies() {
+        let s = parse_iptables_save(UFW_SAVE).unwrap();
+        assert!(s.filters_inbound);
+        assert_eq!(s.input_policy.as_deref(), Some("DROP"));
+        assert_eq!(s.rules, 3);
+        let open = parse_iptables_save(OPEN_SAVE).unwrap();
+        assert!(
+            !open.filters_inbound,
+            "a DROP in the nat table is not an inbound filter"
+        );
+        assert!(parse_iptables_save(JUMP_TO_DROP).unwrap().filters_inbound);
+        assert_eq!(parse_iptables_save(""), None);
+        assert_eq!(
+            parse_iptables_save(
+                "iptables-save v1.8.9 (nf_tables): Could not fetch rule set generation id: Permission denied (you must be root)"
+            ),
+            None
+        );
     }
 
     #[test]

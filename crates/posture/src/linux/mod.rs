@@ -6,6 +6,7 @@ pub mod luks;
 pub mod mounts;
 pub mod root;
 pub mod screenlock;
+pub mod snapshot;
 pub mod storage;
 pub mod system;
 pub mod zfs;

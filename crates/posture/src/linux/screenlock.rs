@@ -51,7 +51,7 @@ struct Reading {
 }
 
 /// The desktop session the check runs for.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Session {
     /// `XDG_CURRENT_DESKTOP` (`GNOME`, `KDE`, `XFCE`, `sway`).
     pub desktop: Option<String>,

@@ -1,8 +1,10 @@
 //! Pure parsers for macOS command output. Each is tested against captured outputs in
 //! `testdata/macos/` (first line of each file says where it came from).
 
-use crate::fact::FactState;
-use crate::report::ManagementKind;
+use chrono::{DateTime, Utc};
+
+use crate::fact::{Fact, FactState};
+use crate::report::{ManagementKind, SecureBoot, Tpm, Updates};
 
 /// `fdesetup status`.
 #[derive(Debug, Clone, PartialEq)]
@@ -277,6 +279,223 @@ pub fn parse_ioreg_string(text: &str, key: &str) -> Option<String> {
         let rest = l.split(needle.as_str()).nth(1)?;
         Some(rest.split('"').next()?.to_owned())
     })
+}
+
+/// Startup security level (Startup Security Utility / LocalPolicy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecureBootLevel {
+    /// Only the current signed OS boots.
+    Full,
+    /// Any OS version Apple ever signed boots (also Apple silicon "reduced").
+    Medium,
+    /// No signature check ("No Security" / "permissive").
+    Off,
+}
+
+/// `SecureBootLevel = …;` from `mdmclient QuerySecurityInfo`; `None` when the dictionary has
+/// no such key (Intel Mac without T2: secure boot is not available).
+pub fn parse_secure_boot_level(text: &str) -> Option<SecureBootLevel> {
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("SecureBootLevel"))?;
+    let v = line
+        .split_once('=')?
+        .1
+        .trim()
+        .trim_end_matches(';')
+        .trim()
+        .trim_matches('"')
+        .to_ascii_lowercase();
+    match v.as_str() {
+        "full" => Some(SecureBootLevel::Full),
+        "medium" | "reduced" => Some(SecureBootLevel::Medium),
+        "off" | "none" | "permissive" | "not supported" => Some(SecureBootLevel::Off),
+        _ => None,
+    }
+}
+
+/// The secure boot fact from `mdmclient QuerySecurityInfo` output (or why it could not run).
+/// Only full security is ok: medium boots any OS version Apple ever signed, old and
+/// vulnerable ones included.
+pub fn secure_boot_fact(out: Result<&str, &str>, at: DateTime<Utc>) -> Fact<SecureBoot> {
+    const METHOD: &str = "command:mdmclient QuerySecurityInfo";
+    let text = match out {
+        Ok(t) => t,
+        Err(e) => return Fact::unknown(METHOD, e.to_owned(), at),
+    };
+    let on = |enabled: bool| SecureBoot {
+        enabled: Some(enabled),
+        setup_mode: None,
+    };
+    match parse_secure_boot_level(text) {
+        Some(SecureBootLevel::Full) => {
+            Fact::new(FactState::Ok, Some(on(true)), METHOD, at).with("SecureBootLevel = full")
+        }
+        Some(SecureBootLevel::Medium) => Fact::new(FactState::Fail, Some(on(true)), METHOD, at)
+            .with("SecureBootLevel = medium: any OS version Apple ever signed may boot"),
+        Some(SecureBootLevel::Off) => Fact::new(FactState::Fail, Some(on(false)), METHOD, at)
+            .with("SecureBootLevel is off: no signature check at startup"),
+        None if text.contains("SecurityInfo") => {
+            Fact::new(FactState::Fail, Some(on(false)), METHOD, at)
+                .with("no SecureBoot entry: an Intel Mac without a T2 chip has no secure boot")
+        }
+        None => Fact::unknown(METHOD, "output not understood", at),
+    }
+}
+
+/// Where this Mac's Secure Enclave is (the TPM counterpart), from the CPU brand
+/// (`sysctl -n machdep.cpu.brand_string`) and `system_profiler SPiBridgeDataType`.
+/// `None`: an Intel Mac without T1/T2, which has none.
+pub fn secure_enclave(cpu_brand: &str, ibridge: &str) -> Option<String> {
+    let brand = cpu_brand.trim();
+    if brand.starts_with("Apple ") {
+        return Some(format!("{brand} (Secure Enclave in the SoC)"));
+    }
+    ibridge.lines().map(str::trim).find_map(|l| {
+        let model = l.strip_prefix("Model Name:")?.trim();
+        model
+            .starts_with("Apple T")
+            .then(|| format!("{model} (Secure Enclave)"))
+    })
+}
+
+/// The TPM fact on a Mac: the Secure Enclave plays its part (hardware key storage,
+/// secure boot root of trust).
+pub fn enclave_fact(
+    cpu_brand: Result<&str, &str>,
+    ibridge: Result<&str, &str>,
+    at: DateTime<Utc>,
+) -> Fact<Tpm> {
+    const METHOD: &str = "command:sysctl+system_profiler";
+    let brand = match cpu_brand {
+        Ok(b) => b,
+        Err(e) => return Fact::unknown(METHOD, format!("sysctl: {e}"), at),
+    };
+    let bridge = ibridge.unwrap_or_default();
+    match secure_enclave(brand, bridge) {
+        Some(what) => Fact::new(
+            FactState::Ok,
+            Some(Tpm {
+                present: true,
+                version: Some("Secure Enclave".into()),
+            }),
+            METHOD,
+            at,
+        )
+        .with(what),
+        None if ibridge.is_err() => Fact::unknown(
+            METHOD,
+            format!(
+                "{} with no T2 information (system_profiler failed)",
+                brand.trim()
+            ),
+            at,
+        ),
+        None => Fact::new(
+            FactState::Fail,
+            Some(Tpm {
+                present: false,
+                version: None,
+            }),
+            METHOD,
+            at,
+        )
+        .with(format!(
+            "{}: Intel Mac without a T1/T2 chip, no Secure Enclave",
+            brand.trim()
+        )),
+    }
+}
+
+/// One install from `/Library/Receipts/InstallHistory.plist`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Install {
+    pub date: DateTime<Utc>,
+    pub name: String,
+    pub version: Option<String>,
+    pub process: Option<String>,
+}
+
+/// Parses `InstallHistory.plist` (the dates are UTC plist dates, unlike the localised
+/// `softwareupdate --history`).
+pub fn parse_install_history(bytes: &[u8]) -> Option<Vec<Install>> {
+    let v: plist::Value = plist::from_bytes(bytes).ok()?;
+    Some(
+        v.as_array()?
+            .iter()
+            .filter_map(plist::Value::as_dictionary)
+            .filter_map(|d| {
+                let date = d.get("date")?.as_date()?;
+                let st: std::time::SystemTime = date.into();
+                Some(Install {
+                    date: st.into(),
+                    name: d.get("displayName")?.as_string()?.to_owned(),
+                    version: d
+                        .get("displayVersion")
+                        .and_then(plist::Value::as_string)
+                        .map(str::to_owned),
+                    process: d
+                        .get("processName")
+                        .and_then(plist::Value::as_string)
+                        .map(str::to_owned),
+                })
+            })
+            .collect(),
+    )
+}
+
+/// An OS or security update, as opposed to an app or a security data file (XProtect, MRT,
+/// Gatekeeper data update on their own schedule and say nothing about the OS).
+pub fn is_os_update(i: &Install) -> bool {
+    let n = i.name.to_ascii_lowercase();
+    i.process.as_deref() == Some("softwareupdated")
+        && (n.starts_with("macos")
+            || n.starts_with("security update")
+            || n.contains("rapid security response")
+            || n.contains("background security"))
+}
+
+/// Days since the last OS or security update from the install history.
+pub fn updates_fact(plist: Result<&[u8], &str>, max_days: u32, at: DateTime<Utc>) -> Fact<Updates> {
+    const METHOD: &str = "file:/Library/Receipts/InstallHistory.plist";
+    let bytes = match plist {
+        Ok(b) => b,
+        Err(e) => return Fact::unknown(METHOD, e.to_owned(), at),
+    };
+    let Some(installs) = parse_install_history(bytes) else {
+        return Fact::unknown(METHOD, "not a readable install history plist", at);
+    };
+    let Some(last) = installs
+        .iter()
+        .filter(|i| is_os_update(i))
+        .max_by_key(|i| i.date)
+    else {
+        return Fact::new(FactState::Unknown, Some(Updates::default()), METHOD, at)
+            .with("no macOS update recorded by softwareupdated");
+    };
+    let days = u32::try_from((at - last.date).num_days().max(0)).unwrap_or(u32::MAX);
+    let state = if days <= max_days {
+        FactState::Ok
+    } else {
+        FactState::Fail
+    };
+    Fact::new(
+        state,
+        Some(Updates {
+            days_since_last_update: Some(days),
+            pending: None,
+            pending_security: None,
+        }),
+        METHOD,
+        at,
+    )
+    .with(format!(
+        "last OS update {} {} on {}: {days} day(s) ago (limit {max_days})",
+        last.name,
+        last.version.as_deref().unwrap_or_default(),
+        last.date.format("%Y-%m-%d")
+    ))
 }
 
 #[cfg(test)]

@@ -1,13 +1,14 @@
 //! macOS runner: runs the commands (each with a timeout) and hands their output to the pure
-//! parsers in [`super::parse`]. Compiled on macOS only.
+//! parsers in [`super::parse`]. Runs on macOS; test builds on every OS compile it too, so it
+//! is type-checked where it cannot run.
 
 use crate::clock::Clock;
 use crate::config::PostureConfig;
 use crate::fact::{Fact, FactState};
 use crate::macos::parse::{
-    FileVault, ScreenLockDelay, parse_apfs_list, parse_fdesetup, parse_ioreg_string,
+    FileVault, ScreenLockDelay, enclave_fact, parse_apfs_list, parse_fdesetup, parse_ioreg_string,
     parse_profiles_enrollment, parse_socketfilterfw, parse_softwareupdate_schedule,
-    parse_sysadminctl_screenlock, user_data_volumes,
+    parse_sysadminctl_screenlock, secure_boot_fact, updates_fact, user_data_volumes,
 };
 use crate::processes::{ProcessSource, SysinfoProcesses, check_edr};
 use crate::report::{
@@ -249,6 +250,30 @@ pub fn check(config: PostureConfig, clock: &dyn Clock) -> PostureReport {
         }
         Err(e) => Fact::unknown("command:ioreg", e, at),
     };
+
+    let security_info = run("/usr/libexec/mdmclient", &["QuerySecurityInfo"]);
+    facts.secure_boot = secure_boot_fact(security_info.as_deref().map_err(String::as_str), at);
+
+    let brand = run("/usr/sbin/sysctl", &["-n", "machdep.cpu.brand_string"]);
+    // Apple silicon answers from the brand alone; only Intel Macs need the T2 probe.
+    let ibridge = match &brand {
+        Ok(b) if b.trim().starts_with("Apple ") => Ok(String::new()),
+        _ => run("/usr/sbin/system_profiler", &["SPiBridgeDataType"]),
+    };
+    facts.tpm = enclave_fact(
+        brand.as_deref().map_err(String::as_str),
+        ibridge.as_deref().map_err(String::as_str),
+        at,
+    );
+
+    // A file, not a command: `softwareupdate --history` prints localised dates.
+    let history = std::fs::read("/Library/Receipts/InstallHistory.plist")
+        .map_err(|e| format!("InstallHistory.plist: {e}"));
+    facts.updates = updates_fact(
+        history.as_deref().map_err(String::as_str),
+        config.max_update_age_days,
+        at,
+    );
 
     let procs = SysinfoProcesses.processes();
     facts.edr = check_edr(&config.edr_allowlist, &procs, at);

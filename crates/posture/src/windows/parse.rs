@@ -1,10 +1,14 @@
 //! Pure parsers for Windows command output. Each is tested against captured outputs in
 //! `testdata/windows/` (first line of each file says where it came from).
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::fact::FactState;
-use crate::report::{FirewallProfile, ManagementKind};
+use crate::fact::{Fact, FactState};
+use crate::report::{
+    AutoUpdates, DiskEncryption, EncryptionStatus, FirewallProfile, Management, ManagementKind,
+    Tpm, Volume, VolumeRole,
+};
 
 /// Meaning of the shell property `System.Volume.BitLockerProtection` (readable without
 /// admin). 1 on, 2 off, 3 encrypting, 4 decrypting, 5 suspended, 6 on and locked,
@@ -226,6 +230,376 @@ pub fn parse_reg_sz(text: &str, name: &str) -> Option<String> {
 /// `reg query` said the key or value does not exist.
 pub fn reg_missing(text: &str) -> bool {
     text.contains("unable to find the specified registry key or value")
+}
+
+/// Disk encryption from the shell property (no admin), falling back to WMI
+/// `Win32_EncryptableVolume` (admin) for every drive the shell could not answer for: Home
+/// editions and some shells leave the property empty. `wmi` is only called when needed.
+pub fn disk_encryption_fact(
+    shell: Result<&str, &str>,
+    wmi: &dyn Fn() -> Result<String, String>,
+    at: DateTime<Utc>,
+) -> Fact<DiskEncryption> {
+    let mut evidence = Vec::new();
+    let drives = match shell {
+        Ok(out) => parse_bitlocker_drives(out),
+        Err(e) => {
+            evidence.push(format!("shell BitLocker property: {e}"));
+            Vec::new()
+        }
+    };
+    let mut method = "shell:System.Volume.BitLockerProtection".to_owned();
+    let mut wmi_volumes: Option<Vec<EncryptableVolume>> = None;
+    if drives.is_empty() || drives.iter().any(|(_, v)| v.is_none()) {
+        match wmi() {
+            Ok(out) => match parse_encryptable_volumes(&out) {
+                Some(v) => {
+                    method.push_str("+wmi:Win32_EncryptableVolume");
+                    evidence.push(format!(
+                        "shell property unavailable for some drives; WMI Win32_EncryptableVolume listed {} volume(s)",
+                        v.len()
+                    ));
+                    wmi_volumes = Some(v);
+                }
+                None => evidence.push("WMI Win32_EncryptableVolume: output not understood".into()),
+            },
+            Err(e) => evidence.push(format!(
+                "WMI Win32_EncryptableVolume fallback: {e} (needs an administrator)"
+            )),
+        }
+    }
+    let mut volumes = Vec::new();
+    let mut names: Vec<String> = drives.iter().map(|(d, _)| d.clone()).collect();
+    if let Some(w) = &wmi_volumes {
+        for v in w {
+            if !names.iter().any(|n| n.eq_ignore_ascii_case(&v.drive)) && !v.drive.is_empty() {
+                names.push(v.drive.clone());
+            }
+        }
+    }
+    for drive in names {
+        let shell_value = drives
+            .iter()
+            .find(|(d, _)| *d == drive)
+            .and_then(|(_, v)| *v);
+        let (state, words) = match shell_value {
+            Some(v) => {
+                let (s, w) = bitlocker_protection(v);
+                (s, format!("{w} (shell value {v})"))
+            }
+            None => match wmi_volumes
+                .as_ref()
+                .and_then(|w| w.iter().find(|x| x.drive.eq_ignore_ascii_case(&drive)))
+            {
+                Some(x) => (
+                    x.state(),
+                    format!(
+                        "WMI ProtectionStatus {:?}, ConversionStatus {:?}",
+                        x.protection, x.conversion
+                    ),
+                ),
+                None => (
+                    FactState::Unknown,
+                    "no BitLocker property and no WMI answer".into(),
+                ),
+            },
+        };
+        evidence.push(format!("{drive} {words}"));
+        volumes.push(Volume {
+            role: if drive.eq_ignore_ascii_case("C:") {
+                VolumeRole::Root
+            } else {
+                VolumeRole::Data
+            },
+            mount_point: drive.clone(),
+            device: drive,
+            state,
+            percent: None,
+        });
+    }
+    let states: Vec<FactState> = volumes.iter().map(|v| v.state).collect();
+    let (state, status) = if states.is_empty() {
+        (FactState::Unknown, EncryptionStatus::Unknown)
+    } else if states.iter().all(|s| *s == FactState::Ok) {
+        (FactState::Ok, EncryptionStatus::Full)
+    } else if states.contains(&FactState::Fail) {
+        let any_ok = states.contains(&FactState::Ok);
+        (
+            FactState::Fail,
+            if any_ok {
+                EncryptionStatus::Partial
+            } else {
+                EncryptionStatus::Disabled
+            },
+        )
+    } else if states.contains(&FactState::Converting) {
+        (FactState::Converting, EncryptionStatus::InProgress)
+    } else {
+        (FactState::Unknown, EncryptionStatus::Unknown)
+    };
+    Fact::new(state, Some(DiskEncryption { status, volumes }), method, at).with_all(evidence)
+}
+
+/// `Get-Tpm` (Format-List `Name : Value` lines).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TpmStatus {
+    pub present: Option<bool>,
+    pub ready: Option<bool>,
+    pub enabled: Option<bool>,
+    pub manufacturer: Option<String>,
+    /// "2.0", "1.2", or `None` when not said.
+    pub version: Option<String>,
+}
+
+/// Parses `Get-Tpm`; `None` when it printed no property list (not elevated, error record).
+pub fn parse_get_tpm(text: &str) -> Option<TpmStatus> {
+    let mut t = TpmStatus::default();
+    let mut any = false;
+    for line in text.lines() {
+        let Some((k, v)) = line.split_once(':') else {
+            continue;
+        };
+        let (k, v) = (k.trim(), v.trim());
+        let b = || match v {
+            "True" => Some(true),
+            "False" => Some(false),
+            _ => None,
+        };
+        match k {
+            "TpmPresent" => t.present = b(),
+            "TpmReady" => t.ready = b(),
+            "TpmEnabled" => t.enabled = b(),
+            "ManufacturerIdTxt" if !v.is_empty() => t.manufacturer = Some(v.to_owned()),
+            // TPM 1.2 chips answer "Not Supported for TPM 1.2" here.
+            "ManufacturerVersionFull20" if v.contains("1.2") => t.version = Some("1.2".into()),
+            "ManufacturerVersionFull20" if !v.is_empty() => t.version = Some("2.0".into()),
+            _ => continue,
+        }
+        any = true;
+    }
+    (any && t.present.is_some()).then_some(t)
+}
+
+/// The TPM fact from `Get-Tpm` output (or why it could not run).
+pub fn tpm_fact(out: Result<&str, &str>, at: DateTime<Utc>) -> Fact<Tpm> {
+    const METHOD: &str = "powershell:Get-Tpm";
+    let text = match out {
+        Ok(t) => t,
+        Err(e) => return Fact::unknown(METHOD, e.to_owned(), at),
+    };
+    let Some(t) = parse_get_tpm(text) else {
+        let why = if text.contains("Access denied") || text.contains("UnauthorizedAccess") {
+            "Get-Tpm needs an administrator; not elevated".to_owned()
+        } else {
+            "Get-Tpm output not understood".to_owned()
+        };
+        return Fact::unknown(METHOD, why, at);
+    };
+    let present = t.present == Some(true);
+    let state = if present && t.enabled != Some(false) {
+        FactState::Ok
+    } else {
+        FactState::Fail
+    };
+    Fact::new(
+        state,
+        Some(Tpm {
+            present,
+            version: t.version.clone(),
+        }),
+        METHOD,
+        at,
+    )
+    .with(format!(
+        "TpmPresent {:?}, TpmEnabled {:?}, TpmReady {:?}, manufacturer {}",
+        t.present,
+        t.enabled,
+        t.ready,
+        t.manufacturer.as_deref().unwrap_or("not reported")
+    ))
+}
+
+/// Automatic updates from the Windows Update policy key
+/// (`HKLM\SOFTWARE\Policies\Microsoft\Windows\WindowsUpdate\AU`). No policy means Windows'
+/// default: updates download and install automatically.
+pub fn auto_updates_fact(reg: Result<&str, &str>, at: DateTime<Utc>) -> Fact<AutoUpdates> {
+    const METHOD: &str = "registry:WindowsUpdate\\AU";
+    let text = match reg {
+        Ok(t) => t,
+        Err(e) => return Fact::unknown(METHOD, e.to_owned(), at),
+    };
+    let value = |enabled: bool| {
+        Some(AutoUpdates {
+            enabled: Some(enabled),
+            mechanism: Some("windows-update".into()),
+        })
+    };
+    if reg_missing(text) {
+        return Fact::new(FactState::Ok, value(true), METHOD, at)
+            .with("no Windows Update policy: Windows' default automatic updates apply");
+    }
+    let no_auto = parse_reg_dword(text, "NoAutoUpdate");
+    let options = parse_reg_dword(text, "AUOptions");
+    if no_auto == Some(1) {
+        return Fact::new(FactState::Fail, value(false), METHOD, at)
+            .with("NoAutoUpdate = 1: automatic updates disabled by policy");
+    }
+    match options {
+        // 3 download and notify, 4 download and schedule, 7 download and notify restart:
+        // updates arrive without the user asking.
+        Some(o @ (3 | 4 | 7)) => Fact::new(FactState::Ok, value(true), METHOD, at)
+            .with(format!("AUOptions = {o}: updates download automatically")),
+        Some(2) => Fact::new(FactState::Fail, value(false), METHOD, at)
+            .with("AUOptions = 2: only notifies; the user must start every download"),
+        Some(5) => Fact::new(FactState::Unknown, None, METHOD, at)
+            .with("AUOptions = 5: the local administrator chooses; not enforced"),
+        Some(o) => Fact::new(FactState::Unknown, None, METHOD, at)
+            .with(format!("AUOptions = {o}: not a documented value")),
+        None => Fact::new(FactState::Ok, value(true), METHOD, at)
+            .with("policy key present without AUOptions: Windows' default automatic updates apply"),
+    }
+}
+
+/// One MDM enrolment under `HKLM\SOFTWARE\Microsoft\Enrollments\{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MdmEnrollment {
+    pub id: String,
+    pub provider: Option<String>,
+    pub state: Option<u32>,
+    pub kind: Option<u32>,
+    pub upn: Option<String>,
+}
+
+impl MdmEnrollment {
+    /// An enrolment with a management server that completed (`EnrollmentState` 1).
+    pub fn active(&self) -> bool {
+        self.state == Some(1) && self.provider.as_deref().is_some_and(|p| !p.is_empty())
+    }
+}
+
+/// Parses `reg query HKLM\SOFTWARE\Microsoft\Enrollments /s`: one entry per direct subkey.
+pub fn parse_enrollments(text: &str) -> Vec<MdmEnrollment> {
+    const ROOT: &str = "\\SOFTWARE\\Microsoft\\Enrollments\\";
+    let mut out: Vec<MdmEnrollment> = Vec::new();
+    let mut current: Option<usize> = None;
+    for line in text.lines() {
+        if line.starts_with("HKEY_") {
+            current = line.find(ROOT).and_then(|i| {
+                let rest = &line[i + ROOT.len()..];
+                (!rest.contains('\\')).then(|| {
+                    out.push(MdmEnrollment {
+                        id: rest.trim().to_owned(),
+                        ..MdmEnrollment::default()
+                    });
+                    out.len() - 1
+                })
+            });
+            continue;
+        }
+        let Some(e) = current.and_then(|i| out.get_mut(i)) else {
+            continue;
+        };
+        let name = line.split_whitespace().next().unwrap_or_default();
+        match name {
+            "EnrollmentState" => e.state = parse_reg_dword(line, name),
+            "EnrollmentType" => e.kind = parse_reg_dword(line, name),
+            "ProviderID" => e.provider = parse_reg_sz(line, name),
+            "UPN" => e.upn = parse_reg_sz(line, name),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Management from `dsregcmd /status` and the MDM enrolment keys: an active MDM enrolment
+/// (Intune's provider is `MS DM Server`) wins; a join without MDM still counts as managed.
+pub fn managed_fact(
+    dsreg: Result<&str, &str>,
+    enrollments: Result<&str, &str>,
+    at: DateTime<Utc>,
+) -> Fact<Management> {
+    const METHOD: &str = "command:dsregcmd+registry:Enrollments";
+    let mut evidence = Vec::new();
+    let joined = match dsreg {
+        Ok(t) => match parse_dsregcmd(t) {
+            Some(d) => {
+                evidence.push(format!(
+                    "dsregcmd: AzureAdJoined {:?}, DomainJoined {:?}",
+                    d.azure_ad_joined, d.domain_joined
+                ));
+                Some(d)
+            }
+            None => {
+                evidence.push("dsregcmd: output not understood".into());
+                None
+            }
+        },
+        Err(e) => {
+            evidence.push(format!("dsregcmd: {e}"));
+            None
+        }
+    };
+    let mdm = match enrollments {
+        Ok(t) if reg_missing(t) => Some(Vec::new()),
+        Ok(t) => Some(parse_enrollments(t)),
+        Err(e) => {
+            evidence.push(format!("Enrollments registry: {e}"));
+            None
+        }
+    };
+    let active: Vec<&MdmEnrollment> = mdm
+        .as_ref()
+        .map(|m| m.iter().filter(|e| e.active()).collect())
+        .unwrap_or_default();
+    for e in &active {
+        evidence.push(format!(
+            "MDM enrolment {} with {} (EnrollmentType {:?})",
+            e.id,
+            e.provider.as_deref().unwrap_or_default(),
+            e.kind
+        ));
+    }
+    if let Some(e) = active.first() {
+        let kind = if e.provider.as_deref() == Some("MS DM Server") {
+            ManagementKind::EntraIntune
+        } else {
+            ManagementKind::Mdm
+        };
+        let markers = active.iter().filter_map(|e| e.provider.clone()).collect();
+        return Fact::new(
+            FactState::Ok,
+            Some(Management { kind, markers }),
+            METHOD,
+            at,
+        )
+        .with_all(evidence);
+    }
+    if mdm.is_some() {
+        evidence.push("no active MDM enrolment (no EnrollmentState 1 with a ProviderID)".into());
+    }
+    match (joined, mdm) {
+        (Some(d), _) if d.kind() != ManagementKind::None => Fact::new(
+            FactState::Ok,
+            Some(Management {
+                kind: d.kind(),
+                markers: d.domain_name.into_iter().collect(),
+            }),
+            METHOD,
+            at,
+        )
+        .with_all(evidence),
+        (Some(_), Some(_)) => Fact::new(
+            FactState::Fail,
+            Some(Management {
+                kind: ManagementKind::None,
+                markers: Vec::new(),
+            }),
+            METHOD,
+            at,
+        )
+        .with_all(evidence),
+        _ => Fact::new(FactState::Unknown, None, METHOD, at).with_all(evidence),
+    }
 }
 
 #[cfg(test)]

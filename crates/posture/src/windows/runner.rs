@@ -1,22 +1,25 @@
 //! Windows runner: runs PowerShell and `dsregcmd` (each with a timeout) and hands their
-//! output to the pure parsers in [`super::parse`]. Compiled on Windows only.
+//! output to the pure parsers in [`super::parse`]. Runs on Windows; test builds on every OS
+//! compile it too, so it is type-checked where it cannot run.
 
 use crate::clock::Clock;
 use crate::config::PostureConfig;
 use crate::fact::{Fact, FactState};
 use crate::processes::{ProcessSource, SysinfoProcesses, check_edr};
 use crate::report::{
-    DeviceIdentity, DiskEncryption, EncryptionStatus, Facts, Firewall, Management, OsInfo,
-    PostureReport, ScreenLock, SecureBoot, Volume, VolumeRole,
+    DeviceIdentity, Facts, Firewall, OsInfo, PostureReport, ScreenLock, SecureBoot,
 };
 use crate::runner::{CommandRunner, SystemRunner};
 use crate::windows::parse::{
-    bitlocker_protection, firewall_state, parse_bitlocker_drives, parse_dsregcmd,
-    parse_firewall_profiles, parse_reg_dword, parse_reg_sz, reg_missing,
+    auto_updates_fact, disk_encryption_fact, firewall_state, managed_fact, parse_firewall_profiles,
+    parse_reg_dword, parse_reg_sz, reg_missing, tpm_fact,
 };
 
 /// Every fixed drive's shell BitLocker property (no admin needed), one `C:=1` line each.
 const BITLOCKER_PS: &str = "$s = New-Object -ComObject Shell.Application; Get-CimInstance Win32_LogicalDisk -Filter 'DriveType=3' | ForEach-Object { \"$($_.DeviceID)=$($s.NameSpace($_.DeviceID + '\\').Self.ExtendedProperty('System.Volume.BitLockerProtection'))\" }";
+
+/// WMI fallback (administrators only): every encryptable volume's protection and conversion.
+const WMI_BITLOCKER_PS: &str = "Get-CimInstance -Namespace root\\cimv2\\Security\\MicrosoftVolumeEncryption -ClassName Win32_EncryptableVolume | Select-Object DriveLetter,ProtectionStatus,ConversionStatus | ConvertTo-Json";
 
 /// Profiles with enum names as strings.
 const FIREWALL_PS: &str = "Get-NetFirewallProfile | Select-Object Name,@{n='Enabled';e={\"$($_.Enabled)\"}},@{n='DefaultInboundAction';e={\"$($_.DefaultInboundAction)\"}} | ConvertTo-Json";
@@ -38,58 +41,12 @@ pub fn check(config: PostureConfig, clock: &dyn Clock) -> PostureReport {
     };
     let mut facts = Facts::unknown(at, "not collected on Windows");
 
-    facts.disk_encryption = match ps(BITLOCKER_PS) {
-        Ok(out) => {
-            let mut volumes = Vec::new();
-            let mut evidence = Vec::new();
-            for (drive, value) in parse_bitlocker_drives(&out) {
-                let (state, words) = value.map_or(
-                    (FactState::Unknown, "no BitLocker property"),
-                    bitlocker_protection,
-                );
-                evidence.push(format!("{drive} {words} (value {value:?})"));
-                volumes.push(Volume {
-                    role: if drive.eq_ignore_ascii_case("C:") {
-                        VolumeRole::Root
-                    } else {
-                        VolumeRole::Data
-                    },
-                    mount_point: drive.clone(),
-                    device: drive,
-                    state,
-                    percent: None,
-                });
-            }
-            let states: Vec<FactState> = volumes.iter().map(|v| v.state).collect();
-            let (state, status) = if states.is_empty() {
-                (FactState::Unknown, EncryptionStatus::Unknown)
-            } else if states.iter().all(|s| *s == FactState::Ok) {
-                (FactState::Ok, EncryptionStatus::Full)
-            } else if states.contains(&FactState::Fail) {
-                let any_ok = states.contains(&FactState::Ok);
-                (
-                    FactState::Fail,
-                    if any_ok {
-                        EncryptionStatus::Partial
-                    } else {
-                        EncryptionStatus::Disabled
-                    },
-                )
-            } else if states.contains(&FactState::Converting) {
-                (FactState::Converting, EncryptionStatus::InProgress)
-            } else {
-                (FactState::Unknown, EncryptionStatus::Unknown)
-            };
-            Fact::new(
-                state,
-                Some(DiskEncryption { status, volumes }),
-                "shell:System.Volume.BitLockerProtection",
-                at,
-            )
-            .with_all(evidence)
-        }
-        Err(e) => Fact::unknown("shell:System.Volume.BitLockerProtection", e, at),
-    };
+    let shell = ps(BITLOCKER_PS);
+    facts.disk_encryption = disk_encryption_fact(
+        shell.as_deref().map_err(String::as_str),
+        &|| ps(WMI_BITLOCKER_PS),
+        at,
+    );
 
     facts.firewall = match ps(FIREWALL_PS).map(|o| parse_firewall_profiles(&o)) {
         Ok(Some(profiles)) => {
@@ -117,29 +74,40 @@ pub fn check(config: PostureConfig, clock: &dyn Clock) -> PostureReport {
         Err(e) => Fact::unknown("powershell:Get-NetFirewallProfile", e, at),
     };
 
-    facts.managed = match runner.run("dsregcmd.exe", &["/status"], timeout) {
-        Ok(o) => match parse_dsregcmd(&o.stdout) {
-            Some(d) => {
-                let kind = d.kind();
-                let ok = kind != crate::report::ManagementKind::None;
-                Fact::new(
-                    if ok { FactState::Ok } else { FactState::Fail },
-                    Some(Management {
-                        kind,
-                        markers: d.domain_name.into_iter().collect(),
-                    }),
-                    "command:dsregcmd",
-                    at,
-                )
-                .with(format!(
-                    "AzureAdJoined {:?}, DomainJoined {:?}",
-                    d.azure_ad_joined, d.domain_joined
-                ))
-            }
-            None => Fact::unknown("command:dsregcmd", "output not understood", at),
-        },
-        Err(e) => Fact::unknown("command:dsregcmd", e.to_string(), at),
+    let reg = |args: &[&str]| -> Result<String, String> {
+        // reg.exe prints "unable to find" on stderr with exit 1; parsers want both streams.
+        runner
+            .run("reg.exe", args, timeout)
+            .map(|o| format!("{}{}", o.stdout, o.stderr))
+            .map_err(|e| e.to_string())
     };
+    let dsreg = runner
+        .run("dsregcmd.exe", &["/status"], timeout)
+        .map(|o| o.stdout)
+        .map_err(|e| e.to_string());
+    let enrollments = reg(&["query", "HKLM\\SOFTWARE\\Microsoft\\Enrollments", "/s"]);
+    facts.managed = managed_fact(
+        dsreg.as_deref().map_err(String::as_str),
+        enrollments.as_deref().map_err(String::as_str),
+        at,
+    );
+
+    // Both streams: not elevated, Get-Tpm writes its error record on stderr.
+    let tpm = runner
+        .run(
+            "powershell.exe",
+            &["-NoProfile", "-NonInteractive", "-Command", "Get-Tpm"],
+            timeout,
+        )
+        .map(|o| format!("{}{}", o.stdout, o.stderr))
+        .map_err(|e| e.to_string());
+    facts.tpm = tpm_fact(tpm.as_deref().map_err(String::as_str), at);
+
+    let au = reg(&[
+        "query",
+        "HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows\\WindowsUpdate\\AU",
+    ]);
+    facts.auto_updates = auto_updates_fact(au.as_deref().map_err(String::as_str), at);
 
     let key = "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Policies\\System";
     facts.screen_lock = match runner.run(

@@ -9,12 +9,13 @@ fn app() -> (Router, tempfile::TempDir) {
     let (_tx, snapshot) = watch::channel(GateSnapshot::default());
     let (events, _) = broadcast::channel(8);
     let deps = Deps {
-        policy: Arc::new(certgate_policy::demo::load().unwrap()),
+        policy: PolicySlot::new(Arc::new(certgate_policy::demo::load().unwrap())).unwrap(),
         snapshot,
-        keys: vec![ClientKey {
+        keys: watch::channel(vec![ClientKey {
             key: Sensitive::new("k1".to_owned()),
             label: "developer-sdk".into(),
-        }],
+        }])
+        .1,
         audit: AuditLog::open(db, 365).unwrap(),
         events,
     };

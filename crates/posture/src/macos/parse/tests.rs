@@ -183,3 +183,81 @@ fn ioreg_platform_properties() {
     );
     assert_eq!(parse_ioreg_string(&t, "Missing"), None);
 }
+
+fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(s).unwrap().into()
+}
+
+#[test]
+fn secure_boot_levels() {
+    let now = at("2024-12-01T00:00:00Z");
+    let full = fixture("macos/mdmclient_securityinfo_full.txt");
+    assert_eq!(parse_secure_boot_level(&full), Some(SecureBootLevel::Full));
+    assert_eq!(secure_boot_fact(Ok(&full), now).state, FactState::Ok);
+    let medium = fixture("macos/mdmclient_securityinfo_medium.txt");
+    assert_eq!(
+        parse_secure_boot_level(&medium),
+        Some(SecureBootLevel::Medium)
+    );
+    let f = secure_boot_fact(Ok(&medium), now);
+    assert_eq!(f.state, FactState::Fail, "medium security is not ok");
+    assert!(f.evidence[0].contains("medium"));
+    let intel = fixture("macos/mdmclient_securityinfo_intel.txt");
+    assert_eq!(parse_secure_boot_level(&intel), None);
+    let f = secure_boot_fact(Ok(&intel), now);
+    assert_eq!(f.state, FactState::Fail);
+    assert_eq!(f.value.unwrap().enabled, Some(false));
+    let hung = secure_boot_fact(Err("command `mdmclient` timed out after 2s"), now);
+    assert_eq!(hung.state, FactState::Unknown, "a hung command is unknown");
+    assert_eq!(
+        secure_boot_fact(Ok("garbage"), now).state,
+        FactState::Unknown
+    );
+}
+
+#[test]
+fn secure_enclave_on_apple_silicon_and_t2() {
+    let now = at("2024-12-01T00:00:00Z");
+    let m1 = fixture("macos/sysctl_brand_m1.txt");
+    let t2 = fixture("macos/ibridge_t2.txt");
+    let intel = fixture("macos/sysctl_brand_intel.txt");
+    assert!(secure_enclave(&m1, "").unwrap().contains("Apple M1"));
+    assert!(
+        secure_enclave(&intel, &t2)
+            .unwrap()
+            .contains("Apple T2 chip")
+    );
+    assert_eq!(secure_enclave(&intel, "Controller:\n"), None);
+    let f = enclave_fact(Ok(&intel), Ok(&t2), now);
+    assert_eq!(f.state, FactState::Ok);
+    assert!(f.value.unwrap().present);
+    let f = enclave_fact(Ok(&intel), Ok(""), now);
+    assert_eq!(f.state, FactState::Fail, "Intel without T2 has no enclave");
+    let f = enclave_fact(Ok(&intel), Err("timed out"), now);
+    assert_eq!(
+        f.state,
+        FactState::Unknown,
+        "cannot tell without the T2 probe"
+    );
+}
+
+#[test]
+fn update_age_from_install_history() {
+    let bytes = fixture("macos/install_history.plist");
+    let installs = parse_install_history(bytes.as_bytes()).unwrap();
+    assert_eq!(installs.len(), 4);
+    let f = updates_fact(Ok(bytes.as_bytes()), 30, at("2024-12-01T00:00:00Z"));
+    assert_eq!(f.state, FactState::Ok, "{:?}", f.evidence);
+    assert_eq!(
+        f.value.as_ref().unwrap().days_since_last_update,
+        Some(25),
+        "15.1 on 2024-11-05; XProtect data and App Store apps are not OS updates"
+    );
+    assert!(f.evidence[0].contains("macOS Sequoia 15.1"));
+    let late = updates_fact(Ok(bytes.as_bytes()), 30, at("2025-02-01T00:00:00Z"));
+    assert_eq!(late.state, FactState::Fail);
+    assert_eq!(
+        updates_fact(Ok(b"not a plist"), 30, at("2024-12-01T00:00:00Z")).state,
+        FactState::Unknown
+    );
+}
