@@ -403,7 +403,8 @@ fn idle_in_the_tray_with_the_window_closed() {
 /// its own demo org, enrols, syncs and gets a re-graded token; access is blocked on this
 /// machine's posture until the demo's simulated device is switched on; then curl-like HTTP with
 /// the key the screen shows goes through the proxy (the e-mail pseudonymized and restored), and
-/// the request appears in Activity with its finding type, never its value.
+/// the request appears in Activity with its finding type, never its value; a request holding a
+/// secret is blocked (422), raises a desktop notification and shows in Activity as blocked.
 #[test]
 fn demo_access_over_webdriver_then_a_request_through_the_proxy_shows_in_activity() {
     require_desktop_session();
@@ -415,6 +416,14 @@ fn demo_access_over_webdriver_then_a_request_through_the_proxy_shows_in_activity
         let mut records = certgate_training::Records::new(db).unwrap();
         certgate_agent::demo::pass_quiz(&mut records).unwrap();
     }
+    let monitor_log = home.path().join("monitor.log");
+    let mut monitor = std::process::Command::new("dbus-monitor")
+        .arg("--session")
+        .arg("interface='org.freedesktop.Notifications',member='Notify'")
+        .stdout(std::fs::File::create(&monitor_log).unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("dbus-monitor (package dbus) is installed by scripts/setup");
     let log = home.path().join("driver.log");
     let session = webdriver::Session::start(
         &certgate_e2e::app_binary(),
@@ -461,12 +470,34 @@ fn demo_access_over_webdriver_then_a_request_through_the_proxy_shows_in_activity
         text.contains("ada.lovelace@example.com"),
         "the pseudonym is restored for the user: {text}"
     );
+    // A secret is blocked before upload, and the user is told (types only).
+    let blocked = reqwest::blocking::Client::new()
+        .post(format!("{url}/v1/chat/completions"))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({"model": "gpt-4o-mini", "messages": [
+            {"role": "user", "content": "deploy with AKIAZ3MSJV4WWNKWW5FQ please"}]}))
+        .send()
+        .unwrap();
+    assert_eq!(blocked.status().as_u16(), 422);
+    let seen = poll(Duration::from_secs(30), || {
+        let text = std::fs::read_to_string(&monitor_log).unwrap_or_default();
+        text.contains("Request blocked before upload")
+            .then_some(text)
+    });
+    let _ = monitor.kill();
+    let _ = monitor.wait();
+    let seen =
+        seen.unwrap_or_else(|| panic!("no blocked-request notification; log:\n{}", session.log()));
+    assert!(!seen.contains("AKIAZ3MSJV4WWNKWW5FQ"), "never the value");
 
     open_tab(&session, "Activity");
     let row = session.wait_for("[data-testid=activity-row][data-decision=allowed]", wait);
     let row = session.text(&row);
     assert!(row.contains("EMAIL"), "the finding type is listed: {row}");
     assert!(!row.contains("ada.lovelace"), "never the value: {row}");
+    let row = session.wait_for("[data-testid=activity-row][data-decision=blocked]", wait);
+    let row = session.text(&row);
+    assert!(!row.contains("AKIA"), "never the value: {row}");
     shot_window("app-activity");
 }
 

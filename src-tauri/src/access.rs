@@ -192,8 +192,36 @@ pub fn spawn_start<R: tauri::Runtime>(app: tauri::AppHandle<R>) {
             return;
         };
         let cache = posture.cache.clone();
-        app.state::<Access>().start(policy, cache).await;
+        let access = app.state::<Access>();
+        access.start(policy, cache).await;
+        if let Some(Ok(running)) = access.running() {
+            forward_blocks(app.clone(), running.stack.events());
+        }
         crate::tray::refresh(&app);
+    });
+}
+
+/// A request the proxy blocked becomes a desktop notification (types only; the notifier's
+/// rate limit folds a burst into one).
+fn forward_blocks<R: tauri::Runtime>(
+    app: tauri::AppHandle<R>,
+    mut events: tokio::sync::broadcast::Receiver<certgate_proxy::Event>,
+) {
+    use tauri::Manager;
+    tauri::async_runtime::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(certgate_proxy::Event::RequestBlocked { finding_types, .. }) => {
+                    if let Some(notices) = app.try_state::<crate::notify::Notices>() {
+                        notices.send(certgate_training::notice::Notice::RequestBlocked {
+                            types: finding_types,
+                        });
+                    }
+                }
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
     });
 }
 

@@ -1,5 +1,5 @@
-//! Desktop notifications: posture failed / fixed and certification reminders, through the
-//! engine's rules (`certgate_training::notice`) and its rate limit. A notification that cannot
+//! Desktop notifications: posture failed / fixed, certification reminders and requests the
+//! proxy blocked, through the engine's rules (`certgate_training::notice`) and its rate limit. A notification that cannot
 //! be shown (no notification server, no session bus) is logged and otherwise ignored.
 
 use std::time::Duration;
@@ -16,8 +16,20 @@ const WINDOW: chrono::Duration = chrono::Duration::seconds(60);
 /// How often reminders and held notices are looked at.
 const TICK: Duration = Duration::from_secs(30);
 
-/// Watches posture changes and reminders for the app's whole life.
+/// Where other parts of the app (the proxy's events) hand notices in.
+pub struct Notices(tokio::sync::mpsc::UnboundedSender<Notice>);
+
+impl Notices {
+    pub fn send(&self, notice: Notice) {
+        // The receiver lives as long as the app; a closed one means the app is stopping.
+        let _ = self.0.send(notice);
+    }
+}
+
+/// Watches posture changes, reminders and handed-in notices for the app's whole life.
 pub fn spawn<R: Runtime>(app: AppHandle<R>) {
+    let (tx, mut handed_in) = tokio::sync::mpsc::unbounded_channel();
+    app.manage(Notices(tx));
     tauri::async_runtime::spawn(async move {
         let state = app.state::<AppState>();
         let Ok(posture) = state.posture() else {
@@ -25,6 +37,9 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>) {
         };
         let mut rx = posture.cache.subscribe();
         let mut throttle = Throttle::new(WINDOW);
+        // Blocked requests have their own limit: the user needs to hear at once why a request
+        // failed, even right after a posture notice, and a burst still makes one notification.
+        let mut blocks = Throttle::new(WINDOW);
         let mut was_compliant: Option<bool> = None;
         let mut tick = tokio::time::interval(TICK);
         loop {
@@ -44,13 +59,18 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>) {
                     crate::tray::refresh(&app);
                 }
                 _ = tick.tick() => due.extend(reminders(&state)),
+                Some(notice) = handed_in.recv() => due.push(notice),
             }
             let now = SystemClock.now();
             let mut shown: Vec<Release> = due
                 .into_iter()
-                .filter_map(|n| throttle.offer(n, now))
+                .filter_map(|n| match n {
+                    Notice::RequestBlocked { .. } => blocks.offer(n, now),
+                    _ => throttle.offer(n, now),
+                })
                 .collect();
             shown.extend(throttle.poll(now));
+            shown.extend(blocks.poll(now));
             // Turned off in Settings: the notices are consumed (the tray still shows the state).
             let wanted = app
                 .try_state::<crate::settings::Settings>()

@@ -156,9 +156,22 @@ impl Drop for App {
         if let Ok(None) = self.child.try_wait() {
             let _ = self.child.kill();
             let _ = self.child.wait();
+            wait_for_single_instance_release();
         }
         let _ = std::fs::remove_dir_all(&self.home);
     }
+}
+
+/// The app's single-instance name on the session bus (tauri-plugin-single-instance: the
+/// identifier + `.SingleInstance`).
+pub const SINGLE_INSTANCE_NAME: &str = "io.certgate.desktop.SingleInstance";
+
+/// After an app was killed, waits until the bus has dropped its single-instance name, so the
+/// next test's app starts as the first instance instead of calling a dying one.
+pub fn wait_for_single_instance_release() {
+    poll(Duration::from_secs(5), || {
+        (!dbus::name_has_owner(SINGLE_INSTANCE_NAME).unwrap_or(false)).then_some(())
+    });
 }
 
 /// Polls `probe` every 100 ms until it returns `Some`, or `timeout` passes.

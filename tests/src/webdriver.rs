@@ -192,5 +192,6 @@ impl Drop for Session {
             .send();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+        crate::wait_for_single_instance_release();
     }
 }

@@ -21,7 +21,7 @@ use ed25519_dalek::SigningKey;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 
 use crate::error::{Error, Result};
-use crate::outbox::TrainingOutbox;
+use crate::outbox::{AuditOutbox, TrainingOutbox};
 
 /// The tool surface of the demo's client key: an SDK copilot the demo policy allows.
 pub const LABEL: &str = "developer-sdk";
@@ -266,10 +266,25 @@ pub fn pass_quiz(records: &mut Records) -> Result<()> {
 }
 
 /// Sends the training records' pending statements and fetches tokens, revocations and the
-/// policy, as `certgate sync` does. Blocking.
+/// policy, then uploads the proxy's audit records, as `certgate sync` does. The audit tables
+/// are read from the records' database (where the CLI demo and the app keep them). Blocking.
 pub fn sync(device_db: &Path, keys: &Keystore, records: Records) -> Result<SyncReport> {
+    let audit_db = records.database().path().to_owned();
+    sync_with_audit(device_db, keys, records, &audit_db)
+}
+
+/// [`sync`] with the proxy's audit tables in `audit_db`. Blocking.
+pub fn sync_with_audit(
+    device_db: &Path,
+    keys: &Keystore,
+    records: Records,
+    audit_db: &Path,
+) -> Result<SyncReport> {
     let mut db = Database::open(device_db)?;
     let device = Device::load(&mut db, keys)?;
     let mut outbox = TrainingOutbox::new(records);
-    Ok(device.sync(&db, keys, &mut outbox, Utc::now())?)
+    let mut report = device.sync(&db, keys, &mut outbox, Utc::now())?;
+    let mut evidence = AuditOutbox::new(Database::open(audit_db)?)?;
+    report.evidence_uploaded = device.upload_evidence(&mut evidence)?;
+    Ok(report)
 }

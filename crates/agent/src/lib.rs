@@ -18,7 +18,7 @@ pub mod stack;
 
 pub use error::{Error, Result};
 pub use feed::{Certifications, DeviceFeed, Facts};
-pub use outbox::TrainingOutbox;
+pub use outbox::{AuditOutbox, TrainingOutbox};
 pub use stack::{LocalStack, StackOptions};
 
 /// A random lowercase hex string of `bytes` bytes (client keys, admin tokens).

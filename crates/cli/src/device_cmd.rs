@@ -55,7 +55,10 @@ pub fn run_sync(args: &SyncArgs) -> Result<Code> {
     let mut db = Database::open_default()?;
     let device = Device::load(&mut db, &keys)?;
     let mut outbox = certgate_agent::TrainingOutbox::new(Records::open_default()?);
-    let report = device.sync(&db, &keys, &mut outbox, chrono::Utc::now())?;
+    let mut report = device.sync(&db, &keys, &mut outbox, chrono::Utc::now())?;
+    // The proxy's audit records live in the same database (`certgate proxy` writes them there).
+    let mut evidence = certgate_agent::AuditOutbox::new(Database::open_default()?)?;
+    report.evidence_uploaded = device.upload_evidence(&mut evidence)?;
     if args.posture {
         // The policy just fetched (signed by the org) says which agents and markers count.
         let settings = match certgate_credentials::metadata::policy(&db)? {
@@ -76,9 +79,10 @@ pub fn run_sync(args: &SyncArgs) -> Result<Code> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!(
-            "sent {} statement(s) ({} refused); {} token(s) stored; {} revoked id(s); {} exception grant(s); policy {}; course {}",
+            "sent {} statement(s) ({} refused); {} proxy audit record(s) uploaded; {} token(s) stored; {} revoked id(s); {} exception grant(s); policy {}; course {}",
             report.statements_delivered,
             report.statements_refused,
+            report.evidence_uploaded,
             report.tokens_stored,
             report.revoked,
             report.exception_grants,

@@ -18,8 +18,8 @@ use crate::metadata::{self, Enrolment};
 use crate::sensitive::Sensitive;
 use crate::token::{DEFAULT_REVOCATION_MAX_AGE, Issuer, RevocationList, TokenState};
 use crate::wire::{
-    BUNDLE_VERSION_HEADER, EnrollRequest, EnrollResponse, ExceptionGrantsResponse, KeysResponse,
-    StatementAccepted, TokensResponse,
+    BUNDLE_VERSION_HEADER, EVIDENCE_BATCH_MAX, EnrollRequest, EnrollResponse, EvidenceAccepted,
+    EvidenceUpload, ExceptionGrantsResponse, KeysResponse, StatementAccepted, TokensResponse,
 };
 
 /// xAPI statements waiting to be sent. The training crate's outbox implements this; delivery
@@ -47,6 +47,17 @@ impl Outbox for EmptyOutbox {
     fn refused(&mut self, _: &str, _: &str) -> Result<()> {
         Ok(())
     }
+}
+
+/// The proxy's audit records waiting to be uploaded (metadata only). The agent's audit
+/// outbox implements this over the audit tables. Delivery is at-least-once: a record whose
+/// delivery was not marked (a crash after the POST) is sent again, and the server ignores it
+/// by (device, requestId).
+pub trait EvidenceOutbox {
+    /// Up to `limit` records not yet delivered, oldest first.
+    fn pending(&mut self, limit: usize) -> Result<Vec<Value>>;
+    /// The server holds the first `count` records of the last [`EvidenceOutbox::pending`].
+    fn delivered(&mut self, count: usize) -> Result<()>;
 }
 
 /// Enrols this device: makes its key (in the keyring), posts it with the one-time code, pins
@@ -118,6 +129,8 @@ pub struct SyncReport {
     pub exception_grants: usize,
     /// Version of the content bundle newly installed by this sync, if any.
     pub bundle_installed: Option<String>,
+    /// Proxy audit records uploaded ([`Device::upload_evidence`], run after the sync).
+    pub evidence_uploaded: usize,
 }
 
 /// The device's context for talking to its server.
@@ -233,6 +246,46 @@ impl Device {
         // Last: a refused bundle fails the sync with its reason, after everything else is in.
         report.bundle_installed = self.fetch_bundle(db, now)?;
         Ok(report)
+    }
+
+    /// Uploads the proxy's audit records to `POST /v1/evidence` in batches of at most
+    /// [`EVIDENCE_BATCH_MAX`], marking each batch delivered once the server holds it. Returns
+    /// how many records the server acknowledged (new, already held, or updated). Safe to
+    /// interrupt: what was sent but not marked is sent again and deduplicated by the server.
+    pub fn upload_evidence(&self, source: &mut dyn EvidenceOutbox) -> Result<usize> {
+        let mut total = 0;
+        loop {
+            let records = source.pending(EVIDENCE_BATCH_MAX)?;
+            if records.is_empty() {
+                return Ok(total);
+            }
+            let count = records.len().min(EVIDENCE_BATCH_MAX);
+            let body = EvidenceUpload {
+                records: records.into_iter().take(count).collect(),
+            };
+            let answer: EvidenceAccepted = self
+                .client
+                .send("the proxy evidence", &|| {
+                    self.client.post("/v1/evidence").json(&body)
+                })?
+                .json()
+                .map_err(|e| protocol("evidence answer", &e))?;
+            let held = answer.accepted + answer.duplicates + answer.updated;
+            if held != count {
+                return Err(Error::Protocol {
+                    what: "evidence answer",
+                    reason: format!("{count} records sent, {held} acknowledged"),
+                });
+            }
+            if answer.duplicates > 0 {
+                tracing::info!(
+                    duplicates = answer.duplicates,
+                    "the server already held some evidence records (a retried upload)"
+                );
+            }
+            source.delivered(count)?;
+            total += count;
+        }
     }
 
     /// Replaces the cached grants with the verified ones the server holds for this device.

@@ -67,6 +67,9 @@ pub enum Error {
     /// The local outbox of statements could not be read or updated.
     #[error("the statement outbox failed: {reason}")]
     Outbox { reason: String },
+    /// The proxy's audit records could not be read, or their upload cursor not moved.
+    #[error("the proxy evidence outbox failed: {reason}")]
+    EvidenceOutbox { reason: String },
     /// This device has not been enrolled with an org server yet.
     #[error("this device is not enrolled; run `certgate enroll --server URL --code CODE`")]
     NotEnrolled,

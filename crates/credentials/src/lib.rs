@@ -15,7 +15,7 @@ pub mod sensitive;
 pub mod token;
 pub mod wire;
 
-pub use device::{CertificationStatus, Device, EmptyOutbox, Outbox, SyncReport};
+pub use device::{CertificationStatus, Device, EmptyOutbox, EvidenceOutbox, Outbox, SyncReport};
 pub use error::{Error, Result};
 pub use grant::{ExceptionGrantClaims, GrantApprover, verified_exception_grants};
 pub use keystore::{DeviceKey, Keystore};

@@ -136,3 +136,90 @@ pub struct ErrorBody {
     pub error: String,
     pub message: String,
 }
+
+/// The columns of a proxy evidence record (the policy's `promptLogging.fields`, then the
+/// decision), in export order. The proxy writes them, the server keeps and exports them.
+pub const EVIDENCE_COLUMNS: &[&str] = &[
+    "timestamp",
+    "userId",
+    "userType",
+    "vendorOrg",
+    "toolSurface",
+    "retrievalSources",
+    "confidenceScore",
+    "approvalOutcome",
+    "requestId",
+    "decision",
+    "reasons",
+    "findings",
+    "track",
+    "model",
+    "region",
+    "route",
+    "status",
+    "streamed",
+    "latencyMs",
+    "bytesIn",
+    "bytesOut",
+    "toolCallsRemoved",
+    "viaException",
+    "flags",
+];
+
+/// Most records one `POST /v1/evidence` carries.
+pub const EVIDENCE_BATCH_MAX: usize = 500;
+
+/// `POST /v1/evidence`: the proxy's audit records (metadata only), oldest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EvidenceUpload {
+    pub records: Vec<serde_json::Value>,
+}
+
+/// `POST /v1/evidence` answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EvidenceAccepted {
+    /// Records stored for the first time.
+    pub accepted: usize,
+    /// Records the server already held (a retry): ignored.
+    pub duplicates: usize,
+    /// Records held as `pending` approval whose human decision arrived now.
+    #[serde(default)]
+    pub updated: usize,
+}
+
+/// The first field name in `record` (at any depth) that looks like it carries prompt or
+/// answer text, which evidence must never hold: `messages`, `prompt`, `content`, `input`…
+pub fn text_bearing_field(record: &serde_json::Value) -> Option<String> {
+    const CONTAINS: &[&str] = &["prompt", "content", "message", "completion"];
+    const EXACT: &[&str] = &["input", "output", "text", "instructions", "choices", "body"];
+    match record {
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let lower = k.to_ascii_lowercase();
+            if CONTAINS.iter().any(|c| lower.contains(c)) || EXACT.contains(&lower.as_str()) {
+                Some(k.clone())
+            } else {
+                text_bearing_field(v)
+            }
+        }),
+        serde_json::Value::Array(items) => items.iter().find_map(text_bearing_field),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_bearing_fields_are_found_at_any_depth_and_metadata_passes() {
+        let ok = serde_json::json!({"requestId": "r1", "bytesIn": 10, "bytesOut": 3,
+                                    "findings": {"EMAIL": 1}, "reasons": ["region"]});
+        assert_eq!(text_bearing_field(&ok), None, "audit metadata is not text");
+        let nested = serde_json::json!({"requestId": "r1", "extra": [{"Messages": []}]});
+        assert_eq!(text_bearing_field(&nested).as_deref(), Some("Messages"));
+        let prompt = serde_json::json!({"requestId": "r1", "systemPrompt": "x"});
+        assert_eq!(text_bearing_field(&prompt).as_deref(), Some("systemPrompt"));
+    }
+}

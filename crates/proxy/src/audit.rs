@@ -22,10 +22,11 @@ use crate::error::{Error, Result};
 /// The audit tables.
 pub const SCHEMA: Schema = Schema {
     component: "audit",
-    migrations: &[Migration {
-        version: 1,
-        name: "hash-chained audit log",
-        sql: "CREATE TABLE audit_log (
+    migrations: &[
+        Migration {
+            version: 1,
+            name: "hash-chained audit log",
+            sql: "CREATE TABLE audit_log (
                 seq INTEGER PRIMARY KEY,
                 kind TEXT NOT NULL,
                 request_id TEXT NOT NULL,
@@ -43,7 +44,18 @@ pub const SCHEMA: Schema = Schema {
                 head_hash TEXT NOT NULL
               );
               INSERT INTO audit_anchor VALUES (1, 0, '', 0, '');",
-    }],
+        },
+        Migration {
+            version: 2,
+            name: "upload cursor",
+            // Kept apart from the chain: uploading never edits a chained row.
+            sql: "CREATE TABLE audit_upload (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    last_seq INTEGER NOT NULL
+                  );
+                  INSERT INTO audit_upload VALUES (1, 0);",
+        },
+    ],
 };
 
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -83,33 +95,9 @@ pub struct AuditRecord {
     pub flags: Vec<String>,
 }
 
-/// The export columns, in order: the policy's `promptLogging.fields`, then the decision.
-pub const EXPORT_COLUMNS: &[&str] = &[
-    "timestamp",
-    "userId",
-    "userType",
-    "vendorOrg",
-    "toolSurface",
-    "retrievalSources",
-    "confidenceScore",
-    "approvalOutcome",
-    "requestId",
-    "decision",
-    "reasons",
-    "findings",
-    "track",
-    "model",
-    "region",
-    "route",
-    "status",
-    "streamed",
-    "latencyMs",
-    "bytesIn",
-    "bytesOut",
-    "toolCallsRemoved",
-    "viaException",
-    "flags",
-];
+/// The export columns, in order: the policy's `promptLogging.fields`, then the decision. The
+/// org server exports uploaded records with the same columns.
+pub const EXPORT_COLUMNS: &[&str] = certgate_credentials::wire::EVIDENCE_COLUMNS;
 
 /// The result of recording an approval.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -587,6 +575,89 @@ pub fn recent(conn: &rusqlite::Connection, limit: usize) -> Result<Vec<AuditReco
     Ok(out)
 }
 
+/// The upload cursor: every row up to this seq is held by the org server.
+pub fn uploaded_through(conn: &rusqlite::Connection) -> Result<i64> {
+    Ok(
+        conn.query_row("SELECT last_seq FROM audit_upload WHERE id = 1", [], |r| {
+            r.get(0)
+        })?,
+    )
+}
+
+/// Up to `limit` records the org server does not hold yet, oldest first, each with the seq to
+/// pass to [`mark_uploaded`] once it (and everything before it) is delivered. A request row
+/// gives its record with approvals folded in as [`export`] does. An approval for a request
+/// already uploaded gives that request's record again with the decided outcome (the server
+/// replaces a `pending` one); an approval whose request is in the same batch is folded in
+/// there and moves that record's seq past it.
+pub fn pending_upload(
+    conn: &rusqlite::Connection,
+    limit: usize,
+) -> Result<Vec<(i64, serde_json::Value)>> {
+    let cursor = uploaded_through(conn)?;
+    let approvals = approvals(conn)?;
+    let mut out: Vec<(i64, serde_json::Value)> = Vec::new();
+    let mut stmt = conn.prepare(
+        "SELECT seq, kind, request_id, record FROM audit_log WHERE seq > ?1 ORDER BY seq",
+    )?;
+    let mut q = stmt.query(params![cursor])?;
+    while let Some(r) = q.next()? {
+        let seq: i64 = r.get(0)?;
+        let kind: String = r.get(1)?;
+        let request_id: String = r.get(2)?;
+        let record = if kind == "request" {
+            let rec: String = r.get(3)?;
+            Some(
+                serde_json::from_str::<serde_json::Value>(&rec)
+                    .map_err(|_| Error::Record { seq })?,
+            )
+        } else {
+            // The request row, when it was uploaded before this approval (and not purged).
+            let earlier: Option<(i64, String)> = conn
+                .prepare_cached(
+                    "SELECT seq, record FROM audit_log
+                     WHERE kind = 'request' AND request_id = ?1 ORDER BY seq DESC LIMIT 1",
+                )?
+                .query_row(params![request_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            match earlier {
+                Some((req_seq, rec)) if req_seq <= cursor => Some(
+                    serde_json::from_str::<serde_json::Value>(&rec)
+                        .map_err(|_| Error::Record { seq: req_seq })?,
+                ),
+                _ => None,
+            }
+        };
+        match record {
+            Some(mut v) => {
+                if out.len() == limit {
+                    break;
+                }
+                if let Some(o) = approvals.get(&request_id) {
+                    v["approvalOutcome"] = serde_json::Value::String(o.clone());
+                }
+                out.push((seq, v));
+            }
+            // Nothing to send for this row; the record before it covers it.
+            None => {
+                if let Some(last) = out.last_mut() {
+                    last.0 = seq;
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Moves the upload cursor to `seq` (never backwards: a late or repeated mark is harmless).
+pub fn mark_uploaded(conn: &rusqlite::Connection, seq: i64) -> Result<()> {
+    conn.execute(
+        "UPDATE audit_upload SET last_seq = MAX(last_seq, ?1) WHERE id = 1",
+        params![seq],
+    )?;
+    Ok(())
+}
+
 /// Requests since `since`: how many, and how many were not let through.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -780,5 +851,60 @@ mod tests {
             .execute("DELETE FROM audit_log WHERE seq = 4", [])
             .unwrap();
         assert!(!verify(db.conn()).unwrap().ok, "tail deletion detected");
+    }
+
+    #[tokio::test]
+    async fn upload_cursor_gives_each_record_once_and_late_approvals_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("certgate.db");
+        let log = AuditLog::open(Database::open(&path).unwrap(), 365).unwrap();
+        for id in ["a", "b", "c"] {
+            log.record(rec(id, &now_text(), "pending"));
+        }
+        log.flush().await.unwrap();
+        let db = Database::open(&path).unwrap();
+        let ids = |v: &[(i64, serde_json::Value)]| -> Vec<String> {
+            v.iter()
+                .map(|(_, r)| r["requestId"].as_str().unwrap().to_owned())
+                .collect()
+        };
+
+        let first = pending_upload(db.conn(), 2).unwrap();
+        assert_eq!(ids(&first), ["a", "b"], "oldest first, at most the limit");
+        assert_eq!(
+            ids(&pending_upload(db.conn(), 2).unwrap()),
+            ["a", "b"],
+            "nothing moves until delivery is marked"
+        );
+        mark_uploaded(db.conn(), first[1].0).unwrap();
+        mark_uploaded(db.conn(), first[0].0).unwrap();
+        assert_eq!(
+            uploaded_through(db.conn()).unwrap(),
+            first[1].0,
+            "monotonic"
+        );
+
+        // "b" was uploaded as pending; its approval sends it again, decided. "c" is approved
+        // before its first upload: sent once, decided, and its approval row is covered.
+        log.approve("b", "approved").await.unwrap();
+        log.approve("c", "rejected").await.unwrap();
+        log.record(rec("d", &now_text(), "not_required"));
+        log.flush().await.unwrap();
+        let rest = pending_upload(db.conn(), 10).unwrap();
+        assert_eq!(ids(&rest), ["c", "b", "d"]);
+        assert_eq!(rest[0].1["approvalOutcome"], "rejected");
+        assert_eq!(rest[1].1["approvalOutcome"], "approved");
+        for (_, r) in &rest {
+            assert!(
+                r.get("messages").is_none() && r.get("prompt").is_none(),
+                "metadata only: {r}"
+            );
+        }
+        mark_uploaded(db.conn(), rest.last().unwrap().0).unwrap();
+        assert!(pending_upload(db.conn(), 10).unwrap().is_empty());
+        assert!(
+            verify(db.conn()).unwrap().ok,
+            "uploading never touches the chain"
+        );
     }
 }

@@ -149,6 +149,21 @@ CREATE TABLE server_exception_grants (
     UNIQUE (exception_id, device_id)
 );
 ",
+    },
+    Migration {
+        version: 3,
+        name: "proxy evidence uploaded by devices",
+        sql: "
+CREATE TABLE server_evidence (
+    device_id   TEXT NOT NULL,
+    request_id  TEXT NOT NULL,
+    user_id     TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    record      TEXT NOT NULL,
+    PRIMARY KEY (device_id, request_id)
+);
+CREATE INDEX server_evidence_received ON server_evidence(received_at);
+",
     }],
 };
 

@@ -1,5 +1,7 @@
 //! Evidence export: every audited event (completions with scores, certifications, token
-//! issue and revocation, expiry, exceptions, IdP changes, enrolments) as CSV or JSON Lines.
+//! issue and revocation, expiry, exceptions, IdP changes, enrolments) as CSV or JSON Lines,
+//! then the proxy records devices uploaded (kind `proxy_request`, no server event id, the
+//! record with the proxy's evidence columns as its detail).
 
 use certgate_store::rusqlite::{Connection, params};
 use chrono::{DateTime, Utc};
@@ -33,7 +35,8 @@ impl Format {
     }
 }
 
-/// Audit records at or after `since`, oldest first.
+/// Audit records at or after `since`, oldest first, then proxy records at or after `since`,
+/// oldest first.
 pub fn evidence(conn: &Connection, since: Option<DateTime<Utc>>, format: Format) -> Result<String> {
     let since = since.map(ts).unwrap_or_default();
     let mut stmt = conn.prepare(
@@ -65,6 +68,31 @@ pub fn evidence(conn: &Connection, since: Option<DateTime<Utc>>, format: Format)
             }
             Format::Csv => {
                 let fields = [id.to_string(), at, kind, user.unwrap_or_default(), detail];
+                let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+                out.push_str(&line.join(","));
+                out.push('\n');
+            }
+        }
+    }
+    for row in crate::evidence::export_rows(conn, &since)? {
+        let kind = crate::evidence::EXPORT_KIND;
+        match format {
+            Format::Jsonl => {
+                out.push_str(
+                    &json!({"id": null, "at": row.at, "kind": kind, "userId": row.user_id,
+                            "detail": row.detail})
+                    .to_string(),
+                );
+                out.push('\n');
+            }
+            Format::Csv => {
+                let fields = [
+                    String::new(),
+                    row.at,
+                    kind.to_owned(),
+                    row.user_id,
+                    row.detail.to_string(),
+                ];
                 let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
                 out.push_str(&line.join(","));
                 out.push('\n');

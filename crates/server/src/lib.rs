@@ -12,6 +12,7 @@ pub mod config;
 pub mod content;
 pub mod db;
 pub mod error;
+pub mod evidence;
 pub mod exceptions;
 pub mod export;
 pub mod idp;

@@ -12,8 +12,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use certgate_credentials::jws;
 use certgate_credentials::wire::{
-    BUNDLE_VERSION_HEADER, EnrollRequest, EnrollResponse, ExceptionGrantsResponse, KeysResponse,
-    NonceResponse, StatementAccepted, TokensResponse, UserProfile,
+    BUNDLE_VERSION_HEADER, EnrollRequest, EnrollResponse, EvidenceAccepted,
+    ExceptionGrantsResponse, KeysResponse, NonceResponse, StatementAccepted, TokensResponse,
+    UserProfile,
 };
 use certgate_posture::{Attestation, NonceStore, Verifier};
 use certgate_store::rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -44,6 +45,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/revocations", get(revocations))
         .route("/v1/enroll", post(enroll))
         .route("/v1/statements", post(statements))
+        .route("/v1/evidence", post(evidence))
         .route("/v1/leases", post(lease))
         .route("/v1/tokens", get(tokens))
         .route("/v1/posture/nonce", post(posture_nonce))
@@ -295,6 +297,15 @@ async fn statements(
     body: Bytes,
 ) -> AppResult<Json<StatementAccepted>> {
     certify::intake(&s, &device, &body).map(Json)
+}
+
+/// The proxy's audit records from this device (metadata only), deduplicated by requestId.
+async fn evidence(
+    device: DeviceAuth,
+    State(s): St,
+    body: Bytes,
+) -> AppResult<Json<EvidenceAccepted>> {
+    crate::evidence::intake(&s, &device, &body).map(Json)
 }
 
 #[derive(Debug, Deserialize)]

@@ -937,3 +937,262 @@ async fn bundle_is_served_with_etag_and_304() {
         "another ETag gets the bundle"
     );
 }
+
+fn proxy_record(id: &str, approval: &str) -> Value {
+    json!({"requestId": id, "timestamp": "2026-06-01T08:59:00.000Z", "userId": "ada",
+           "decision": "allowed", "approvalOutcome": approval, "findings": {"EMAIL": 2},
+           "route": "/v1/chat/completions", "status": 200, "bytesIn": 120})
+}
+
+#[tokio::test]
+async fn proxy_evidence_is_kept_once_per_request_and_metadata_only() {
+    let h = harness();
+    let (auth, _) = h.enrol("ada", 7).await;
+    let (other, _) = h.enrol("bob", 8).await;
+    let body =
+        json!({"records": [proxy_record("r1", "not_required"), proxy_record("r2", "pending")]});
+
+    let (s, _) = h
+        .call("POST", "/v1/evidence", None, Some(body.clone()))
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "evidence needs device auth");
+    let (s, _) = h
+        .call(
+            "POST",
+            "/v1/evidence",
+            Some("Device nobody.secret"),
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "an unknown device is refused");
+
+    let (s, a) = h
+        .call("POST", "/v1/evidence", Some(&auth), Some(body.clone()))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{a}");
+    assert_eq!(a, json!({"accepted": 2, "duplicates": 0, "updated": 0}));
+    // A retry (the device crashed before moving its cursor) stores nothing twice.
+    let (s, a) = h
+        .call("POST", "/v1/evidence", Some(&auth), Some(body.clone()))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{a}");
+    assert_eq!(a, json!({"accepted": 0, "duplicates": 2, "updated": 0}));
+    // The same request id from another device is that device's own record.
+    let (_, a) = h
+        .call("POST", "/v1/evidence", Some(&other), Some(body))
+        .await;
+    assert_eq!(a["accepted"], 2);
+    // A decision on a pending record replaces it; a decided one is final.
+    let decided = json!({"records": [proxy_record("r2", "approved")]});
+    let (_, a) = h
+        .call("POST", "/v1/evidence", Some(&auth), Some(decided))
+        .await;
+    assert_eq!(a, json!({"accepted": 0, "duplicates": 0, "updated": 1}));
+    let again = json!({"records": [proxy_record("r2", "rejected")]});
+    let (_, a) = h
+        .call("POST", "/v1/evidence", Some(&auth), Some(again))
+        .await;
+    assert_eq!(a["duplicates"], 1);
+
+    // Text-bearing fields refuse the whole batch, saying why; nothing of it is stored.
+    let mut leaky = proxy_record("r3", "not_required");
+    leaky["messages"] = json!([{"role": "user", "content": "hello"}]);
+    let body = json!({"records": [proxy_record("r4", "not_required"), leaky]});
+    let (s, e) = h
+        .call("POST", "/v1/evidence", Some(&auth), Some(body))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
+    let message = e["message"].as_str().unwrap();
+    assert!(
+        message.contains("messages") && message.contains("metadata only"),
+        "{message}"
+    );
+    let no_id = json!({"records": [{"decision": "allowed"}]});
+    let (s, e) = h
+        .call("POST", "/v1/evidence", Some(&auth), Some(no_id))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
+    assert!(e["message"].as_str().unwrap().contains("requestId"), "{e}");
+
+    let stored: Vec<(String, String, String)> = {
+        let db = h.state.db();
+        let mut stmt = db
+            .conn()
+            .prepare("SELECT request_id, user_id, record FROM server_evidence ORDER BY user_id, request_id")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let ids: Vec<_> = stored
+        .iter()
+        .map(|(id, u, _)| format!("{u}/{id}"))
+        .collect();
+    assert_eq!(
+        ids,
+        ["ada/r1", "ada/r2", "bob/r1", "bob/r2"],
+        "r3 and r4 were refused with their batch"
+    );
+    assert!(stored[1].2.contains("\"approved\""), "{}", stored[1].2);
+
+    // The org export lists them as their own kind with the proxy's evidence columns.
+    let admin = format!("Bearer {ADMIN}");
+    let (s, text) = h
+        .raw(
+            "GET",
+            "/v1/admin/export?format=jsonl",
+            Some(&admin),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let lines: Vec<Value> = String::from_utf8(text)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|v: &Value| v["kind"] == "proxy_request")
+        .collect();
+    assert_eq!(lines.len(), 4);
+    let detail = &lines[0]["detail"];
+    for column in certgate_credentials::wire::EVIDENCE_COLUMNS {
+        assert!(detail.get(*column).is_some(), "column {column} in {detail}");
+    }
+    assert_eq!(detail["findings"]["EMAIL"], 2);
+    assert_eq!(lines[0]["at"], "2026-06-01T08:59:00.000Z");
+    let (_, csv) = h
+        .raw(
+            "GET",
+            "/v1/admin/export?format=csv",
+            Some(&admin),
+            None,
+            None,
+        )
+        .await;
+    let csv = String::from_utf8(csv).unwrap();
+    assert_eq!(
+        csv.lines()
+            .filter(|l| l.contains(",proxy_request,"))
+            .count(),
+        4,
+        "{csv}"
+    );
+}
+
+/// Records in memory, oldest first; the cursor is how many the server acknowledged. The
+/// first delivery of the second batch "crashes" after the server took it.
+struct MemoryEvidence {
+    records: Vec<Value>,
+    cursor: usize,
+    limits: Vec<usize>,
+    batches: Vec<usize>,
+    crash_on_batch: Option<usize>,
+}
+
+impl certgate_credentials::EvidenceOutbox for MemoryEvidence {
+    fn pending(&mut self, limit: usize) -> certgate_credentials::Result<Vec<Value>> {
+        self.limits.push(limit);
+        Ok(self.records[self.cursor..]
+            .iter()
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+    fn delivered(&mut self, count: usize) -> certgate_credentials::Result<()> {
+        self.batches.push(count);
+        if self.crash_on_batch == Some(self.batches.len()) {
+            self.crash_on_batch = None;
+            return Err(certgate_credentials::Error::EvidenceOutbox {
+                reason: "killed before the cursor moved".into(),
+            });
+        }
+        self.cursor += count;
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_uploads_evidence_in_batches_and_a_crash_mid_upload_never_duplicates() {
+    let h = harness();
+    let (auth, key) = h.enrol("ada", 9).await;
+    let running = certgate_server::spawn(h.state.clone(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let url = format!("http://{}", running.addr);
+    let (device_id, secret) = auth
+        .strip_prefix("Device ")
+        .unwrap()
+        .split_once('.')
+        .unwrap();
+    drop(key);
+    let issuer = h.issuer();
+    let (device_id, secret) = (device_id.to_owned(), secret.to_owned());
+    let total = 1_201;
+    let mut outbox = MemoryEvidence {
+        records: (0..total)
+            .map(|i| proxy_record(&format!("req-{i:05}"), "not_required"))
+            .collect(),
+        cursor: 0,
+        limits: Vec::new(),
+        batches: Vec::new(),
+        crash_on_batch: Some(2),
+    };
+    let outbox = tokio::task::spawn_blocking(move || {
+        // The blocking HTTP client lives and dies off the async threads.
+        let device = certgate_credentials::Device {
+            enrolment: certgate_credentials::metadata::Enrolment {
+                server_url: url.clone(),
+                device_id: device_id.clone(),
+                user_id: "ada".into(),
+                profile: Default::default(),
+                issuer,
+                policy_key_pem: String::new(),
+                enrolled_at: Utc::now(),
+            },
+            key: certgate_credentials::DeviceKey::generate().unwrap(),
+            client: certgate_credentials::client::Client::new(&url)
+                .unwrap()
+                .with_device(&device_id, &certgate_credentials::Sensitive::new(secret)),
+            data_dir: std::env::temp_dir(),
+        };
+        let err = device.upload_evidence(&mut outbox).unwrap_err();
+        assert!(err.to_string().contains("killed"), "{err}");
+        assert_eq!(
+            outbox.cursor, 500,
+            "the first batch was marked, the second was not"
+        );
+        // Restarted: the second batch goes again, then the rest.
+        assert_eq!(device.upload_evidence(&mut outbox).unwrap(), total - 500);
+        assert_eq!(
+            device.upload_evidence(&mut outbox).unwrap(),
+            0,
+            "nothing left"
+        );
+        drop(device);
+        outbox
+    })
+    .await
+    .unwrap();
+    assert!(
+        outbox.limits.iter().all(|l| *l == 500),
+        "{:?}",
+        outbox.limits
+    );
+    assert_eq!(
+        outbox.batches,
+        [500, 500, 500, 201],
+        "the crashed second batch is sent once more, then the rest"
+    );
+    let (rows, distinct): (i64, i64) = h
+        .state
+        .db()
+        .conn()
+        .query_row(
+            "SELECT COUNT(*), COUNT(DISTINCT request_id) FROM server_evidence",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((rows, distinct), (1_201, 1_201), "every record once");
+}

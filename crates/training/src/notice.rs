@@ -132,6 +132,8 @@ pub enum Notice {
     Expiring { track: String, days: i64 },
     /// A certification expired.
     Expired { track: String },
+    /// The proxy refused a request before upload because it held secrets (types, never values).
+    RequestBlocked { types: Vec<String> },
 }
 
 impl Notice {
@@ -156,6 +158,13 @@ impl Notice {
             Self::Expired { track } => (
                 "Certification expired".into(),
                 format!("{track} expired and no longer grants AI access: recertify in Certgate."),
+            ),
+            Self::RequestBlocked { types } => (
+                "Request blocked before upload".into(),
+                format!(
+                    "Certgate stopped a request that held {}: nothing was sent. Remove it and try again.",
+                    types.join(", ")
+                ),
             ),
         }
     }
@@ -366,6 +375,16 @@ mod tests {
         assert_eq!(th.offer(Notice::PostureFixed, t(1)), None);
         assert_eq!(th.offer(Notice::PostureFixed, t(2)), None);
         assert_eq!(th.poll(t(61)), Some(Release::One(Notice::PostureFixed)));
+    }
+
+    #[test]
+    fn a_blocked_request_names_the_types_never_a_value() {
+        let n = Notice::RequestBlocked {
+            types: vec!["AWS_ACCESS_KEY".into()],
+        };
+        let (title, body) = n.text();
+        assert_eq!(title, "Request blocked before upload");
+        assert!(body.contains("AWS_ACCESS_KEY") && body.contains("nothing was sent"), "{body}");
     }
 
     #[test]
