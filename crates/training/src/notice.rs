@@ -384,7 +384,10 @@ mod tests {
         };
         let (title, body) = n.text();
         assert_eq!(title, "Request blocked before upload");
-        assert!(body.contains("AWS_ACCESS_KEY") && body.contains("nothing was sent"), "{body}");
+        assert!(
+            body.contains("AWS_ACCESS_KEY") && body.contains("nothing was sent"),
+            "{body}"
+        );
     }
 
     #[test]
