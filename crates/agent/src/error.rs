@@ -17,6 +17,12 @@ pub enum Error {
     Proxy(Box<certgate_proxy::Error>),
     #[error(transparent)]
     Server(Box<certgate_server::Error>),
+    #[error(transparent)]
+    Refused(#[from] certgate_managed::Refused),
+    #[error(transparent)]
+    ServerUrl(#[from] certgate_managed::ServerUrlError),
+    #[error("{what} from the server could not be read: {reason}")]
+    Protocol { what: &'static str, reason: String },
     #[error("the device facts are not valid JSON: {0}")]
     Facts(#[from] serde_json::Error),
     #[error("no randomness from the OS: {0}")]

@@ -6,11 +6,13 @@
 //! - [`stack`]: the governed proxy on loopback, fed by that view and refreshed on a timer or
 //!   on demand (after a sync, a posture change);
 //! - [`outbox`]: the training records as the sync drains them;
+//! - [`enrol`]: enrolment as the org's managed configuration allows it;
 //! - [`demo`]: the in-process demo org (server with the demo policy and content) and the demo
 //!   user, for `certgate demo` and the app's demo mode.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod demo;
+pub mod enrol;
 pub mod error;
 pub mod feed;
 pub mod outbox;

@@ -279,3 +279,65 @@ async fn an_exception_approved_by_both_roles_admits_an_uncertified_device() {
 fn dir_records(device_db: &Path) -> std::path::PathBuf {
     device_db.with_file_name("records.db")
 }
+
+/// A managed configuration is enforced before the one-time code is sent: another server or an
+/// org key other than the pinned one is refused with the reason, and the code stays usable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn managed_enrolment_refuses_another_server_or_key_before_using_the_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let org = DemoOrg::start(&dir.path().join("org")).await.unwrap();
+    let (url, admin) = org.admin();
+    let managed = |toml: &str| {
+        let path = dir.path().join("managed.toml");
+        std::fs::write(&path, toml).unwrap();
+        certgate_managed::read_file(&path)
+    };
+    let other_server = managed("serverUrl = \"https://certgate.example.org\"\n");
+    let wrong_pin = managed(&format!("orgKey = \"sha256:{}\"\n", "0".repeat(64)));
+    let device_db = dir.path().join("device.db");
+    let keys = certgate_credentials::Keystore::new("certgate-agent-test-managed").unwrap();
+    let (db, u) = (device_db.clone(), url.clone());
+    let refusals = blocking(move || {
+        let code = demo::enrolment_code(&u, &admin).unwrap();
+        let a = certgate_agent::enrol::enrol(&other_server, &db, &keys, &u, &code)
+            .unwrap_err()
+            .to_string();
+        let b = certgate_agent::enrol::enrol(&wrong_pin, &db, &keys, &u, &code)
+            .unwrap_err()
+            .to_string();
+        (a, b, code)
+    })
+    .await;
+    assert!(
+        refusals.0.contains("certgate.example.org"),
+        "{}",
+        refusals.0
+    );
+    assert!(
+        refusals.1.contains("pinned") || refusals.1.contains("key"),
+        "{}",
+        refusals.1
+    );
+    assert_eq!(
+        certgate_agent::feed::enrolled_user(&device_db).unwrap(),
+        None,
+        "nothing was enrolled"
+    );
+    // The code was not consumed: without management the same code still enrols.
+    let service = format!(
+        "certgate-agent-test-{}",
+        certgate_agent::random_hex(6).unwrap()
+    );
+    let Some(keys) = keystore_for_tests(&service) else {
+        return;
+    };
+    let (db, code, k) = (device_db.clone(), refusals.2, keys.clone());
+    let absent = certgate_managed::Managed::Absent {
+        looked_at: "/etc/certgate/managed.toml".into(),
+    };
+    let enrolment = blocking(move || certgate_agent::enrol::enrol(&absent, &db, &k, &url, &code))
+        .await
+        .unwrap();
+    assert_eq!(enrolment.user_context(), demo::user());
+    keys.forget_device(&[demo::TRACK.to_owned()]).unwrap();
+}

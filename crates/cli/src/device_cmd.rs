@@ -33,8 +33,10 @@ pub struct SyncArgs {
 
 pub fn run_enroll(args: &EnrollArgs) -> Result<Code> {
     let keys = Keystore::system()?;
-    let mut db = Database::open_default()?;
-    let e = device::enroll(&mut db, &keys, &args.server, &args.code, chrono::Utc::now())?;
+    let db = Database::open_default()?.path().to_owned();
+    // The org's managed configuration decides which server and org key are acceptable.
+    let managed = certgate_managed::read_platform();
+    let e = certgate_agent::enrol::enrol(&managed, &db, &keys, &args.server, &args.code)?;
     if args.json {
         println!(
             "{}",
