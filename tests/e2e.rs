@@ -125,7 +125,13 @@ fn tray_menu_quit_over_dbus_ends_the_app_with_status_0() {
         .into_iter()
         .map(|e| e.label)
         .collect();
-    for wanted in ["Open Certgate", "Continue training", "Posture", "Quit"] {
+    for wanted in [
+        "Open Certgate",
+        "Continue training",
+        "Sync now",
+        "Posture",
+        "Quit",
+    ] {
         assert!(
             labels.iter().any(|l| l == wanted),
             "the tray menu offers {wanted:?}: {labels:?}"
@@ -133,6 +139,24 @@ fn tray_menu_quit_over_dbus_ends_the_app_with_status_0() {
     }
     assert_eq!(labels.first().map(String::as_str), Some("Open Certgate"));
     assert_eq!(labels.last().map(String::as_str), Some("Quit"));
+    // Once the demo's proxy is up the menu says where; the demo user is not certified yet.
+    let access = poll(START_TIMEOUT, || {
+        dbus::menu_entries(&item, &menu)
+            .ok()?
+            .into_iter()
+            .map(|e| e.label)
+            .find(|l| l.starts_with("Copilot access: ") && l.contains(" on 127.0.0.1:"))
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "no Copilot access line in the tray menu; log:\n{}",
+            app.log()
+        )
+    });
+    assert!(access.contains("not yet"), "{access}");
+    click_tray(&item, "Sync now");
+    std::thread::sleep(Duration::from_millis(500));
+    app.assert_running();
 
     click_tray(&item, "Quit");
 

@@ -17,6 +17,10 @@ use crate::state::AppState;
 pub enum TrayItem {
     Open,
     ContinueTraining,
+    /// Copilot access in words (shown, not clickable).
+    Access,
+    /// Send training records, fetch tokens, refresh the gate.
+    SyncNow,
     /// The posture sub-menu's title.
     Posture,
     /// One fact in the posture sub-menu (shown, not clickable).
@@ -25,9 +29,11 @@ pub enum TrayItem {
 }
 
 impl TrayItem {
-    const ACTIONS: [Self; 4] = [
+    const ACTIONS: [Self; 6] = [
         Self::Open,
         Self::ContinueTraining,
+        Self::Access,
+        Self::SyncNow,
         Self::Posture,
         Self::Quit,
     ];
@@ -36,6 +42,8 @@ impl TrayItem {
         match self {
             Self::Open => "open".into(),
             Self::ContinueTraining => "continue-training".into(),
+            Self::Access => "access".into(),
+            Self::SyncNow => "sync-now".into(),
             Self::Posture => "posture".into(),
             Self::Fact(name) => format!("fact:{}", name.as_str()),
             Self::Quit => "quit".into(),
@@ -46,6 +54,8 @@ impl TrayItem {
         match self {
             Self::Open => "Open Certgate",
             Self::ContinueTraining => "Continue training",
+            Self::Access => "Copilot access",
+            Self::SyncNow => "Sync now",
             Self::Posture => "Posture",
             Self::Fact(name) => name.as_str(),
             Self::Quit => "Quit",
@@ -175,16 +185,44 @@ fn menu<R: Runtime, M: Manager<R>>(app: &M) -> tauri::Result<Menu<R>> {
         true,
         &fact_refs,
     )?;
+    let access = MenuItem::with_id(
+        app,
+        TrayItem::Access,
+        access_line(&app.state::<crate::access::Access>().view()),
+        false,
+        None::<&str>,
+    )?;
     Menu::with_items(
         app,
         &[
             &item(app, TrayItem::Open, true)?,
             &item(app, TrayItem::ContinueTraining, true)?,
+            &access,
+            &item(app, TrayItem::SyncNow, true)?,
             &posture,
             &PredefinedMenuItem::separator(app)?,
             &item(app, TrayItem::Quit, true)?,
         ],
     )
+}
+
+/// Copilot access in words for the menu, e.g. "Copilot access: ready on 127.0.0.1:8787".
+pub fn access_line(view: &crate::dto::AccessView) -> String {
+    use crate::dto::AccessState;
+    let state = match view.state {
+        AccessState::Starting => "starting",
+        AccessState::Ready => "ready",
+        AccessState::Blocked => "not yet",
+        AccessState::Unavailable => "unavailable",
+    };
+    match &view.proxy_url {
+        Some(url) => format!(
+            "{}: {state} on {}",
+            TrayItem::Access.label(),
+            url.trim_start_matches("http://")
+        ),
+        None => format!("{}: {state}", TrayItem::Access.label()),
+    }
 }
 
 fn build<R: Runtime>(app: &App<R>) -> tauri::Result<()> {
@@ -224,7 +262,8 @@ fn on_menu_event<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
                 tracing::warn!(%err, "cannot ask the window to open training");
             }
         }
-        Ok(TrayItem::Posture | TrayItem::Fact(_)) => {}
+        Ok(TrayItem::SyncNow) => crate::access::spawn_sync(app.clone()),
+        Ok(TrayItem::Access | TrayItem::Posture | TrayItem::Fact(_)) => {}
         Ok(TrayItem::Quit) => {
             tracing::info!("quit from the tray menu");
             app.exit(0);
@@ -325,6 +364,18 @@ mod tests {
     }
 
     #[test]
+    fn the_access_line_says_the_state_and_where_the_proxy_listens() {
+        let mut view = crate::dto::AccessView::starting();
+        assert_eq!(access_line(&view), "Copilot access: starting");
+        view.state = crate::dto::AccessState::Ready;
+        view.proxy_url = Some("http://127.0.0.1:8787".into());
+        assert_eq!(
+            access_line(&view),
+            "Copilot access: ready on 127.0.0.1:8787"
+        );
+    }
+
+    #[test]
     fn menu_ids_are_distinct_and_unknown_ids_are_rejected() {
         assert_ne!(TrayItem::Open.id(), TrayItem::Quit.id());
         assert_eq!(
@@ -351,7 +402,14 @@ mod tests {
         let labels: Vec<_> = TrayItem::ACTIONS.iter().map(|i| i.label()).collect();
         assert_eq!(
             labels,
-            ["Open Certgate", "Continue training", "Posture", "Quit"]
+            [
+                "Open Certgate",
+                "Continue training",
+                "Copilot access",
+                "Sync now",
+                "Posture",
+                "Quit"
+            ]
         );
     }
 
