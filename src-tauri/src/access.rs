@@ -15,7 +15,7 @@ use certgate_credentials::Keystore;
 use certgate_policy::LoadedPolicy;
 use certgate_posture::PostureCache;
 use certgate_proxy::mock::{MockHandle, MockOptions};
-use certgate_proxy::{AuditLog, ClientKey, ProxyConfig, Sensitive, Upstream};
+use certgate_proxy::{AuditLog, ClientKey, ProxyConfig, Sensitive};
 use certgate_store::Database;
 use certgate_training::Records;
 use tokio::sync::OnceCell;
@@ -301,17 +301,7 @@ async fn start(
             watched: Arc::new(move || posture.current()),
         },
     };
-    let upstreams = policy
-        .policy
-        .scope
-        .regions_allowed
-        .iter()
-        .map(|region| Upstream {
-            region: region.clone(),
-            base_url: format!("http://{}", mock.addr),
-            api_key: None,
-        })
-        .collect();
+    let upstreams = demo::mock_upstreams(&policy, &format!("http://{}", mock.addr));
     let options = |port: u16| StackOptions {
         config: ProxyConfig {
             listen: ([127, 0, 0, 1], port).into(),

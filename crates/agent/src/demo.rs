@@ -45,6 +45,21 @@ pub fn user() -> UserContext {
     }
 }
 
+/// One upstream per region the policy allows, all pointing at the demo's mock model.
+pub fn mock_upstreams(policy: &LoadedPolicy, mock_url: &str) -> Vec<certgate_proxy::Upstream> {
+    policy
+        .policy
+        .scope
+        .regions_allowed
+        .iter()
+        .map(|region| certgate_proxy::Upstream {
+            region: region.clone(),
+            base_url: mock_url.to_owned(),
+            api_key: None,
+        })
+        .collect()
+}
+
 /// The demo org server, serving on loopback until dropped.
 pub struct DemoOrg {
     state: Arc<AppState>,

@@ -4,35 +4,26 @@
 //! tests skip with a notice unless `CERTGATE_REQUIRE_KEYRING=1` (CI), where they must run.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
 
 use certgate_agent::demo::{self, DemoOrg};
-use certgate_agent::{AuditOutbox, Certifications, DeviceFeed, Facts, LocalStack, StackOptions};
+use certgate_agent::{AuditOutbox, Certifications, DeviceFeed, Facts};
 use certgate_credentials::device::EvidenceOutbox;
 use certgate_credentials::keystore::keystore_for_tests;
 use certgate_credentials::{Device, Sensitive};
-use certgate_proxy::mock::MockOptions;
-use certgate_proxy::{AuditLog, ClientKey, ProxyConfig, Upstream};
+use certgate_proxy::AuditLog;
 use certgate_store::Database;
 use certgate_training::Records;
+use common::{KEY, blocking, start_stack_with};
 use serde_json::{Value, json};
-
-const KEY: &str = "cg-test-0123456789abcdef";
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(f).await.unwrap()
-}
 
 /// Sends three requests through a proxy whose audit log is `audit_db`; returns their ids
 /// (from `X-Certgate-Request-Id`) and statuses.
 async fn proxy_requests(org: &DemoOrg, audit_db: &Path) -> Vec<(String, u16)> {
-    let mock = certgate_proxy::mock::start(([127, 0, 0, 1], 0).into(), MockOptions::default())
-        .await
-        .unwrap();
-    let policy = Arc::new(certgate_policy::demo::load().unwrap());
+    let policy = certgate_policy::demo::load().unwrap();
     let claim = org.mint_in_memory(&policy).unwrap();
     let feed = DeviceFeed {
         user: demo::user(),
@@ -40,25 +31,7 @@ async fn proxy_requests(org: &DemoOrg, audit_db: &Path) -> Vec<(String, u16)> {
         facts: Facts::Simulated,
     };
     let audit = AuditLog::open(Database::open(audit_db).unwrap(), 30).unwrap();
-    let options = StackOptions {
-        config: ProxyConfig {
-            listen: ([127, 0, 0, 1], 0).into(),
-            upstreams: vec![Upstream {
-                region: demo::REGION.to_owned(),
-                base_url: format!("http://{}", mock.addr),
-                api_key: None,
-            }],
-            ..ProxyConfig::default()
-        },
-        client_key: ClientKey {
-            key: Sensitive::new(KEY.to_owned()),
-            label: demo::LABEL.to_owned(),
-        },
-        refresh_every: Duration::from_secs(3600),
-    };
-    let stack = LocalStack::start(policy, feed, audit.clone(), options)
-        .await
-        .unwrap();
+    let (stack, _mock) = start_stack_with(audit.clone(), feed).await;
     certgate_credentials::client::install_tls_provider();
     let mut out = Vec::new();
     for text in [

@@ -4,47 +4,23 @@
 //! `CERTGATE_REQUIRE_KEYRING=1` (CI), where they must run.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
 
 use certgate_agent::demo::{self, DemoOrg};
-use certgate_agent::{Certifications, DeviceFeed, Facts, LocalStack, StackOptions};
+use certgate_agent::{Certifications, DeviceFeed, Facts, LocalStack};
 use certgate_credentials::keystore::keystore_for_tests;
-use certgate_proxy::mock::{MockHandle, MockOptions};
-use certgate_proxy::{AuditLog, ClientKey, ProxyConfig, Sensitive, Upstream};
+use certgate_proxy::AuditLog;
+use certgate_proxy::mock::MockHandle;
 use certgate_store::Database;
 use certgate_training::Records;
+use common::{KEY, blocking, start_stack_with};
 use serde_json::{Value, json};
 
-const KEY: &str = "cg-test-0123456789abcdef";
-
 async fn start_stack(dir: &Path, feed: DeviceFeed) -> (LocalStack, MockHandle) {
-    let mock = certgate_proxy::mock::start(([127, 0, 0, 1], 0).into(), MockOptions::default())
-        .await
-        .unwrap();
-    let policy = Arc::new(certgate_policy::demo::load().unwrap());
     let audit = AuditLog::open(Database::open(&dir.join("audit.db")).unwrap(), 30).unwrap();
-    let options = StackOptions {
-        config: ProxyConfig {
-            listen: ([127, 0, 0, 1], 0).into(),
-            upstreams: vec![Upstream {
-                region: demo::REGION.to_owned(),
-                base_url: format!("http://{}", mock.addr),
-                api_key: None,
-            }],
-            ..ProxyConfig::default()
-        },
-        client_key: ClientKey {
-            key: Sensitive::new(KEY.to_owned()),
-            label: demo::LABEL.to_owned(),
-        },
-        refresh_every: Duration::from_secs(3600),
-    };
-    let stack = LocalStack::start(policy, feed, audit, options)
-        .await
-        .unwrap();
-    (stack, mock)
+    start_stack_with(audit, feed).await
 }
 
 async fn chat(stack: &LocalStack, text: &str) -> (u16, Value) {
@@ -58,10 +34,6 @@ async fn chat(stack: &LocalStack, text: &str) -> (u16, Value) {
         .unwrap();
     let status = resp.status().as_u16();
     (status, resp.json().await.unwrap_or(Value::Null))
-}
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(f).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

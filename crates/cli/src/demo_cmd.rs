@@ -13,7 +13,7 @@ use certgate_agent::demo::{self, DemoOrg, LABEL, REGION, TRACK, USER};
 use certgate_agent::{Certifications, DeviceFeed, Facts, LocalStack, StackOptions};
 use certgate_credentials::{Keystore, Sensitive};
 use certgate_proxy::mock::MockOptions;
-use certgate_proxy::{AuditLog, ClientKey, ProxyConfig, Upstream};
+use certgate_proxy::{AuditLog, ClientKey, ProxyConfig};
 use certgate_store::Database;
 use certgate_training::Records;
 use clap::Args;
@@ -188,17 +188,7 @@ fn serve(args: &DemoArgs, dir: &Path, keys: Option<&(Keystore, String)>) -> Resu
         let options = StackOptions {
             config: ProxyConfig {
                 listen: loopback(args.listen_port),
-                upstreams: policy
-                    .policy
-                    .scope
-                    .regions_allowed
-                    .iter()
-                    .map(|region| Upstream {
-                        region: region.clone(),
-                        base_url: mock_url.clone(),
-                        api_key: None,
-                    })
-                    .collect(),
+                upstreams: demo::mock_upstreams(&policy, &mock_url),
                 ..ProxyConfig::default()
             },
             // The demo's key is demo data: random per run, in memory only, printed for the user.

@@ -74,18 +74,17 @@ impl Issuer {
     ) -> Result<ExceptionGrantClaims> {
         let claims: ExceptionGrantClaims =
             jws::verify(token, TokenType::ExceptionGrant, &self.key)?;
-        self.check_iss(&claims.iss)?;
-        if claims.cnf.jkt != jws::jwk_thumbprint(device) {
-            return Err(Error::WrongDevice);
-        }
-        if revocations.contains(&claims.jti) {
-            return Err(Error::Revoked { jti: claims.jti });
-        }
-        if now.timestamp() >= claims.exp {
-            return Err(Error::Expired {
-                expired_at: claims.expires_at(),
-            });
-        }
+        self.check_bound(
+            crate::token::Bound {
+                iss: &claims.iss,
+                jkt: &claims.cnf.jkt,
+                jti: &claims.jti,
+                exp: claims.exp,
+            },
+            device,
+            revocations,
+            now,
+        )?;
         Ok(claims)
     }
 }

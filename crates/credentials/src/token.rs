@@ -137,6 +137,15 @@ pub struct Issuer {
     pub key: VerifyingKey,
 }
 
+/// The claims of a device-bound token that [`Issuer::check_bound`] looks at.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Bound<'a> {
+    pub iss: &'a str,
+    pub jkt: &'a str,
+    pub jti: &'a str,
+    pub exp: i64,
+}
+
 impl Issuer {
     pub(crate) fn check_iss(&self, iss: &str) -> Result<()> {
         if iss == self.name {
@@ -159,19 +168,44 @@ impl Issuer {
         now: DateTime<Utc>,
     ) -> Result<CertificationClaims> {
         let claims: CertificationClaims = jws::verify(token, TokenType::Certification, &self.key)?;
-        self.check_iss(&claims.iss)?;
-        if claims.cnf.jkt != jws::jwk_thumbprint(device) {
+        self.check_bound(
+            Bound {
+                iss: &claims.iss,
+                jkt: &claims.cnf.jkt,
+                jti: &claims.jti,
+                exp: claims.exp,
+            },
+            device,
+            revocations,
+            now,
+        )?;
+        Ok(claims)
+    }
+
+    /// The checks every device-bound token shares: issuer, binding to `device`, not revoked,
+    /// not expired at `now`.
+    pub(crate) fn check_bound(
+        &self,
+        token: Bound<'_>,
+        device: &VerifyingKey,
+        revocations: &RevocationList,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.check_iss(token.iss)?;
+        if token.jkt != jws::jwk_thumbprint(device) {
             return Err(Error::WrongDevice);
         }
-        if revocations.contains(&claims.jti) {
-            return Err(Error::Revoked { jti: claims.jti });
-        }
-        if now.timestamp() >= claims.exp {
-            return Err(Error::Expired {
-                expired_at: claims.expires_at(),
+        if revocations.contains(token.jti) {
+            return Err(Error::Revoked {
+                jti: token.jti.to_owned(),
             });
         }
-        Ok(claims)
+        if now.timestamp() >= token.exp {
+            return Err(Error::Expired {
+                expired_at: timestamp(token.exp),
+            });
+        }
+        Ok(())
     }
 }
 

@@ -57,23 +57,8 @@ impl BundleDoc {
 /// Packs bundle files into a tar archive the way `certgate content pack` does: sorted paths,
 /// fixed mode, owner and time, so the same content always makes the same bytes.
 pub fn pack(files: &BundleFiles) -> Result<Vec<u8>> {
-    let mut tar = tar::Builder::new(Vec::new());
-    for (path, bytes) in files {
-        let mut header = tar::Header::new_ustar();
-        header.set_size(bytes.len() as u64);
-        header.set_mode(0o644);
-        header.set_mtime(0);
-        header.set_uid(0);
-        header.set_gid(0);
-        header.set_entry_type(tar::EntryType::Regular);
-        tar.append_data(&mut header, path, bytes.as_slice())
-            .map_err(|source| Error::Pack {
-                file: path.clone(),
-                source,
-            })?;
-    }
-    tar.into_inner().map_err(|source| Error::Pack {
-        file: "(end of archive)".into(),
+    certgate_training::archive::pack_into(files, Vec::new()).map_err(|source| Error::Pack {
+        file: "(bundle archive)".into(),
         source,
     })
 }

@@ -29,8 +29,17 @@ pub fn write_archive(dir: &Path, out: &Path) -> Result<()> {
         source,
     };
     let file = std::fs::File::create(out).map_err(write_err)?;
-    let mut tar = tar::Builder::new(file);
-    for (path, bytes) in &files {
+    pack_into(&files, file)
+        .and_then(|f| f.sync_all())
+        .map_err(write_err)?;
+    Ok(())
+}
+
+/// Writes bundle files as a deterministic tar into `out` (sorted paths, fixed mode, owner and
+/// time: the same content always makes the same bytes) and gives `out` back.
+pub fn pack_into<W: std::io::Write>(files: &BundleFiles, out: W) -> std::io::Result<W> {
+    let mut tar = tar::Builder::new(out);
+    for (path, bytes) in files {
         let mut header = tar::Header::new_ustar();
         header.set_size(bytes.len() as u64);
         header.set_mode(0o644);
@@ -38,13 +47,9 @@ pub fn write_archive(dir: &Path, out: &Path) -> Result<()> {
         header.set_uid(0);
         header.set_gid(0);
         header.set_entry_type(tar::EntryType::Regular);
-        tar.append_data(&mut header, path, bytes.as_slice())
-            .map_err(write_err)?;
+        tar.append_data(&mut header, path, bytes.as_slice())?;
     }
     tar.into_inner()
-        .and_then(|f| f.sync_all())
-        .map_err(write_err)?;
-    Ok(())
 }
 
 /// Reads the files of a bundle archive. Only regular files with plain relative paths are
