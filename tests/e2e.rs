@@ -422,24 +422,19 @@ fn idle_in_the_tray_with_the_window_closed() {
     assert!(app_rss > 0);
 }
 
-/// The demo as a newcomer meets it, through the real app's screens over WebDriver: the quiz
-/// passed earlier (seeded into the app's database the way the app records it), the app starts
-/// its own demo org, enrols, syncs and gets a re-graded token; access is blocked on this
-/// machine's posture until the demo's simulated device is switched on; then curl-like HTTP with
-/// the key the screen shows goes through the proxy (the e-mail pseudonymized and restored), and
-/// the request appears in Activity with its finding type, never its value; a request holding a
-/// secret is blocked (422), raises a desktop notification and shows in Activity as blocked.
+/// The demo as a newcomer meets it, through the real app's screens over WebDriver: the demo
+/// organisation, the device check, the quiz answered question by question, the acknowledgement
+/// signed; the app's own demo org re-grades the synced attempt and issues a device-bound token;
+/// access is blocked on this machine's posture until the demo's simulated device is switched
+/// on; then HTTP with the key the screen shows goes through the proxy (the e-mail pseudonymized
+/// and restored); a request holding a secret is blocked (422) and raises a desktop
+/// notification; Activity lists both with their finding types, never their values.
 #[test]
-fn demo_access_over_webdriver_then_a_request_through_the_proxy_shows_in_activity() {
+fn demo_onboarding_over_webdriver_to_access_then_requests_show_in_activity() {
     require_desktop_session();
     let home = tempfile::tempdir().unwrap();
     let data = home.path().join("certgate");
     std::fs::create_dir_all(&data).unwrap();
-    {
-        let db = certgate_store::Database::open(&data.join(certgate_store::FILE_NAME)).unwrap();
-        let mut records = certgate_training::Records::new(db).unwrap();
-        certgate_agent::demo::pass_quiz(&mut records).unwrap();
-    }
     let monitor_log = home.path().join("monitor.log");
     let mut monitor = std::process::Command::new("dbus-monitor")
         .arg("--session")
@@ -454,18 +449,43 @@ fn demo_access_over_webdriver_then_a_request_through_the_proxy_shows_in_activity
         &[("HOME", home.path()), ("CERTGATE_HOME", &data)],
         &log,
     );
-
     let wait = Duration::from_secs(90);
-    session.wait_for("nav button", wait);
-    open_tab(&session, "Dashboard");
-    let state = session.wait_for("[data-testid=access-state][data-state=blocked], [data-testid=access-state][data-state=ready]", wait);
+
+    // Onboarding: organisation, device check, training → quiz.
+    session.wait_for("[data-testid=onboarding]", wait);
+    session.wait_and_click("Use the demo organisation", wait);
+    session.wait_and_click("Continue (access stays blocked until fixed)", wait);
+    session.wait_and_click(&format!("Take the {TRACK} quiz"), wait);
+    session.wait_and_click("Start the quiz", wait);
+    answer_every_question(&session, wait);
+    let result = session.wait_for("[data-testid=quiz-result]", wait);
+    assert_eq!(session.text(&result), "Passed", "the quiz is passed");
+    shot_window("app-quiz-passed");
+    session.wait_and_click("Continue", wait);
+
+    // The acknowledgement, signed with a typed name.
+    let name = session.wait_for("#full-name", wait);
+    session.type_into(&name, "Ada Lovelace");
+    session.wait_and_click("Sign", wait);
+    session.wait_and_click("Continue", wait);
+    session.wait_for("[data-testid=done]", wait);
+
+    // The synced attempt became a token; this machine's posture still blocks.
+    let state = "[data-testid=access-state]";
+    session.wait_for(
+        &format!("{state}[data-state=blocked], {state}[data-state=ready]"),
+        wait,
+    );
     let before =
         session.script("return document.querySelector('[data-testid=access-state]').dataset.state");
     if before == "blocked" {
-        // This machine is not a managed, encrypted device: the demo's switch stands in for one.
-        let reasons = session
-            .text_of("[data-testid=access-reasons]")
-            .unwrap_or_default();
+        let reasons = poll(wait, || {
+            let r = session
+                .text_of("[data-testid=access-reasons]")
+                .unwrap_or_default();
+            (!r.contains(TRACK)).then_some(r)
+        })
+        .unwrap_or_else(|| panic!("the certification never counted; log:\n{}", session.log()));
         assert!(
             reasons.contains("device"),
             "blocked for a reason other than posture: {reasons}"
@@ -473,8 +493,7 @@ fn demo_access_over_webdriver_then_a_request_through_the_proxy_shows_in_activity
         let switch = session.wait_for("[data-testid=simulate-posture]", wait);
         session.click(&switch);
     }
-    drop(state);
-    session.wait_for("[data-testid=access-state][data-state=ready]", wait);
+    session.wait_for(&format!("{state}[data-state=ready]"), wait);
     let url = session.text_of("[data-testid=proxy-url]").unwrap();
     let key = session.text_of("[data-testid=proxy-key]").unwrap();
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
@@ -514,6 +533,7 @@ fn demo_access_over_webdriver_then_a_request_through_the_proxy_shows_in_activity
         seen.unwrap_or_else(|| panic!("no blocked-request notification; log:\n{}", session.log()));
     assert!(!seen.contains("AKIAZ3MSJV4WWNKWW5FQ"), "never the value");
 
+    session.wait_and_click("Open the dashboard", wait);
     open_tab(&session, "Activity");
     let row = session.wait_for("[data-testid=activity-row][data-decision=allowed]", wait);
     let row = session.text(&row);
@@ -523,6 +543,55 @@ fn demo_access_over_webdriver_then_a_request_through_the_proxy_shows_in_activity
     let row = session.text(&row);
     assert!(!row.contains("AKIA"), "never the value: {row}");
     shot_window("app-activity");
+}
+
+/// The track the demo onboarding certifies.
+const TRACK: &str = "AI_CONSUMER_EXTERNAL";
+
+/// Answers each quiz question correctly, as a person who read the course would: the question's
+/// id (on its form) is looked up in the demo course's bank.
+fn answer_every_question(session: &webdriver::Session, wait: Duration) {
+    let policy = certgate_policy::demo::load().unwrap();
+    let bundle = certgate_training::demo::bundle(&policy).unwrap();
+    let bank = &bundle.track(TRACK).unwrap().bank;
+    for _ in 0..100 {
+        if session.find("[data-testid=quiz-result]").is_some() {
+            return;
+        }
+        let form = session.wait_for("form[data-question-id]", wait);
+        let id = session
+            .script("return document.querySelector('form[data-question-id]').dataset.questionId");
+        let id = id.as_str().unwrap().to_owned();
+        let question = bank
+            .question(&id)
+            .unwrap_or_else(|| panic!("no question {id} in the bank"));
+        let values: Vec<String> = match &question.kind {
+            certgate_training::QuestionKind::TrueFalse { answer } => vec![answer.to_string()],
+            _ => question
+                .options()
+                .iter()
+                .filter(|o| o.correct)
+                .map(|o| o.id.clone())
+                .collect(),
+        };
+        for value in values {
+            let input = session.wait_for(&format!("form input[value={value:?}]"), wait);
+            session.click(&input);
+        }
+        let submit = session.wait_for("form button[type=submit]:not([disabled])", wait);
+        session.click(&submit);
+        let next = session.wait_for("#next-button:not([disabled])", wait);
+        drop(form);
+        session.click(&next);
+        // The next question (or the result) replaces this one.
+        poll(wait, || {
+            let now = session.script(
+                "const f=document.querySelector('form[data-question-id]'); return f ? f.dataset.questionId : null",
+            );
+            (now.as_str() != Some(id.as_str())).then_some(())
+        });
+    }
+    panic!("the quiz never ended");
 }
 
 /// Clicks a tab of the main navigation by its label.

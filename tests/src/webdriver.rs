@@ -169,6 +169,33 @@ impl Session {
         .to_owned()
     }
 
+    /// Types `text` into an element (an input).
+    pub fn type_into(&self, element: &str, text: &str) {
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{element}/value"),
+            Some(json!({"text": text})),
+        );
+    }
+
+    /// Clicks the first button whose text is exactly `label`; false when there is none.
+    pub fn click_button(&self, label: &str) -> bool {
+        self.script(&format!(
+            "const b=[...document.querySelectorAll('button')].find(b=>b.textContent.trim()==={label:?} && !b.disabled); \
+             if (b) b.click(); return !!b"
+        )) == true
+    }
+
+    /// Waits up to `timeout` for an enabled button labelled `label`, then clicks it.
+    pub fn wait_and_click(&self, label: &str, timeout: Duration) {
+        poll(timeout, || self.click_button(label).then_some(())).unwrap_or_else(|| {
+            panic!(
+                "no button {label:?} within {timeout:?}; page text:\n{}",
+                self.script("return document.body.innerText")
+            )
+        });
+    }
+
     /// The visible text of the first element matching `css`, if any.
     pub fn text_of(&self, css: &str) -> Option<String> {
         self.find(css).map(|e| self.text(&e))
