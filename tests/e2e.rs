@@ -428,7 +428,8 @@ fn idle_in_the_tray_with_the_window_closed() {
 /// access is blocked on this machine's posture until the demo's simulated device is switched
 /// on; then HTTP with the key the screen shows goes through the proxy (the e-mail pseudonymized
 /// and restored); a request holding a secret is blocked (422) and raises a desktop
-/// notification; Activity lists both with their finding types, never their values.
+/// notification; Activity lists both with their finding types, never their values; an
+/// exception request goes to the demo org and is approved by its demo approvers.
 #[test]
 fn demo_onboarding_over_webdriver_to_access_then_requests_show_in_activity() {
     require_desktop_session();
@@ -543,6 +544,29 @@ fn demo_onboarding_over_webdriver_to_access_then_requests_show_in_activity() {
     let row = session.text(&row);
     assert!(!row.contains("AKIA"), "never the value: {row}");
     shot_window("app-activity");
+
+    // An exception request goes to the app's demo org; the demo approvers approve it.
+    open_tab(&session, "Exception");
+    for (field, value) in [
+        ("vendorName", "Demo Vendor"),
+        ("ticketOrProjectId", "OPS-7"),
+        ("dataSensitivity", "internal"),
+        ("compensatingControls", "supervised"),
+    ] {
+        let input = session.wait_for(&format!("input[data-field={field}]"), wait);
+        session.type_into(&input, value);
+    }
+    session.wait_and_click("Ask for the exception", wait);
+    let status = "[data-testid=exception-status]";
+    let pending = session.wait_for(&format!("{status}[data-state=pending]"), wait);
+    assert!(
+        session.text(&pending).contains("FunctionalOwner, Security"),
+        "{}",
+        session.text(&pending)
+    );
+    session.wait_and_click("Approve as the demo approvers (demo only)", wait);
+    session.wait_for(&format!("{status}[data-state=approved]"), wait);
+    shot_window("app-exception-approved");
 }
 
 /// The track the demo onboarding certifies.

@@ -20,7 +20,7 @@ use certgate_store::Database;
 use certgate_training::Records;
 use tokio::sync::OnceCell;
 
-use crate::dto::{AccessState, AccessView, ActivityItem};
+use crate::dto::{AccessState, AccessView, ActivityItem, ExceptionInput, ExceptionView};
 use crate::error::{CommandError, ErrorCode};
 
 /// The keyring namespace of the app's demo device (apart from a real enrolment's).
@@ -47,7 +47,7 @@ struct Running {
 
 /// The in-process demo org and what the device keeps about it.
 struct Demo {
-    _org: DemoOrg,
+    org: DemoOrg,
     _mock: MockHandle,
     device_db: PathBuf,
     /// `None` when no OS keyring is reachable: the demo device cannot hold a token then.
@@ -169,6 +169,71 @@ impl Access {
         }
         running.stack.refresh().await.map_err(access_error)?;
         Ok(self.view())
+    }
+
+    /// The demo device's database and keys: where exception requests are filed from.
+    fn demo_device(&self) -> Result<(&Demo, PathBuf, Keystore), CommandError> {
+        let running = self
+            .running()
+            .ok_or_else(|| access_error("copilot access is still starting"))??;
+        match &running.demo {
+            Some(
+                demo @ Demo {
+                    keys: Some(keys),
+                    device_db,
+                    ..
+                },
+            ) => Ok((demo, device_db.clone(), keys.clone())),
+            _ => Err(access_error(
+                "exception requests need this device enrolled with the org (and an OS keyring)",
+            )),
+        }
+    }
+
+    /// Files an exception request for the app's tool surface.
+    pub async fn request_exception(
+        &self,
+        input: ExceptionInput,
+    ) -> Result<ExceptionView, CommandError> {
+        let (_, db, keys) = self.demo_device()?;
+        let request = certgate_credentials::wire::ExceptionRequest {
+            track: input.track,
+            tool: Some(demo::LABEL.to_owned()),
+            duration_days: input.duration_days,
+            justification: input.justification,
+        };
+        let status = tokio::task::spawn_blocking(move || {
+            certgate_agent::exceptions::request(&db, &keys, &request)
+        })
+        .await
+        .map_err(|_| access_error("the exception request stopped"))?
+        .map_err(access_error)?;
+        Ok(ExceptionView::from(&status))
+    }
+
+    /// Where a request stands.
+    pub async fn exception_status(&self, id: String) -> Result<ExceptionView, CommandError> {
+        let (_, db, keys) = self.demo_device()?;
+        let status = tokio::task::spawn_blocking(move || {
+            certgate_agent::exceptions::status(&db, &keys, &id)
+        })
+        .await
+        .map_err(|_| access_error("the exception status stopped"))?
+        .map_err(access_error)?;
+        Ok(ExceptionView::from(&status))
+    }
+
+    /// Demo only: the demo org's approvers approve, then the grant is synced to the gate.
+    pub async fn approve_exception_demo(&self, id: String) -> Result<ExceptionView, CommandError> {
+        let (demo, _, _) = self.demo_device()?;
+        let (url, admin) = demo.org.admin();
+        let status =
+            tokio::task::spawn_blocking(move || demo::approve_exception(&url, &admin, &id))
+                .await
+                .map_err(|_| access_error("the demo approval stopped"))?
+                .map_err(access_error)?;
+        self.sync().await?;
+        Ok(ExceptionView::from(&status))
     }
 
     /// The newest proxy requests from the audit log (metadata only: types and counts).
@@ -340,7 +405,7 @@ async fn start(
         stack,
         client_key,
         demo: Some(Demo {
-            _org: org,
+            org,
             _mock: mock,
             device_db,
             keys,

@@ -546,3 +546,87 @@ pub struct SettingsView {
     /// Why the user's settings file was not used.
     pub problem: Option<String>,
 }
+
+/// The exception request form: what the policy asks for.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ExceptionForm {
+    /// Whether the policy allows exceptions at all.
+    pub allowed: bool,
+    pub tracks: Vec<String>,
+    /// The justification fields, in the policy's order; every one is required.
+    pub fields: Vec<String>,
+    pub max_duration_days: u32,
+    /// Roles that must all approve.
+    pub approver_roles: Vec<String>,
+    /// The tool surface the exception is asked for (the app's key).
+    pub tool_surface: String,
+}
+
+impl ExceptionForm {
+    pub fn new(policy: &certgate_policy::Policy, tool_surface: &str) -> Self {
+        let path = &policy.access_gating.approvals.exception_path;
+        Self {
+            allowed: path.allowed,
+            tracks: policy.track_ids().map(str::to_owned).collect(),
+            fields: path.justification_fields.clone(),
+            max_duration_days: path.max_duration_days,
+            approver_roles: path
+                .required_approvers
+                .iter()
+                .map(|a| a.role.clone())
+                .collect(),
+            tool_surface: tool_surface.to_owned(),
+        }
+    }
+}
+
+/// An exception request as the user fills it in.
+#[derive(Debug, Clone, PartialEq, Deserialize, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExceptionInput {
+    pub track: String,
+    pub duration_days: u32,
+    pub justification: std::collections::BTreeMap<String, String>,
+}
+
+/// One approval recorded on a request.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalView {
+    pub role: String,
+    pub approver: String,
+}
+
+/// Where an exception request stands (never its token).
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ExceptionView {
+    pub id: String,
+    pub track: String,
+    pub tool: Option<String>,
+    /// `pending`, `approved` or `refused`.
+    pub state: String,
+    pub approvals: Vec<ApprovalView>,
+    pub missing_roles: Vec<String>,
+}
+
+impl From<&certgate_credentials::wire::ExceptionStatus> for ExceptionView {
+    fn from(s: &certgate_credentials::wire::ExceptionStatus) -> Self {
+        Self {
+            id: s.id.clone(),
+            track: s.track.clone(),
+            tool: s.tool.clone(),
+            state: s.state.clone(),
+            approvals: s
+                .approvals
+                .iter()
+                .map(|a| ApprovalView {
+                    role: a.role.clone(),
+                    approver: a.approver.clone(),
+                })
+                .collect(),
+            missing_roles: s.missing_roles.clone(),
+        }
+    }
+}

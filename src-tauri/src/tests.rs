@@ -55,6 +55,36 @@ fn invoke_with(
 }
 
 #[test]
+fn the_exception_form_asks_for_what_the_policy_names_and_filing_waits_for_access() {
+    let (_app, webview) = app_with(build(mock_builder()));
+    let form = invoke(&webview, "get_exception_form").unwrap();
+    assert_eq!(form["allowed"], true);
+    assert_eq!(
+        form["fields"],
+        serde_json::json!([
+            "vendorName",
+            "ticketOrProjectId",
+            "dataSensitivity",
+            "compensatingControls"
+        ])
+    );
+    assert_eq!(form["maxDurationDays"], 7);
+    assert_eq!(
+        form["approverRoles"],
+        serde_json::json!(["FunctionalOwner", "Security"])
+    );
+    // Under the mock runtime copilot access never starts: filing says so instead of guessing.
+    let err = invoke_with(
+        &webview,
+        "request_exception",
+        serde_json::json!({"input": {"track": "AI_CONSUMER_EXTERNAL", "durationDays": 2,
+                                      "justification": {}}}),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "access");
+}
+
+#[test]
 fn get_policy_summary_returns_the_demo_policy_over_ipc() {
     let (_app, webview) = app_with(build(mock_builder()));
 
@@ -137,6 +167,9 @@ fn export_bindings() {
     dto::AccessView::export_all(&cfg).unwrap();
     dto::ActivityItem::export_all(&cfg).unwrap();
     dto::SettingsView::export_all(&cfg).unwrap();
+    dto::ExceptionForm::export_all(&cfg).unwrap();
+    dto::ExceptionInput::export_all(&cfg).unwrap();
+    dto::ExceptionView::export_all(&cfg).unwrap();
 }
 
 /// A demo app over a fresh database, posture read from an empty snapshot (every fact fails or

@@ -188,7 +188,7 @@ async function main() {
     await page.close();
   });
 
-  await test("Activity and Settings are accessible, with a managed setting locked", async () => {
+  await test("Activity, Exception and Settings are accessible, with a managed setting locked", async () => {
     const page = await open({
       firewallOk: true, autostartLocked: true,
       activity: [{ requestId: "r1", time: "2026-11-27T10:00:00Z", tool: "developer-sdk", decision: "blocked", status: 422,
@@ -199,6 +199,9 @@ async function main() {
     await page.getByTestId("activity-row").waitFor();
     await axe(page, "activity");
     await shot(page, "8-activity");
+    await tab("Exception");
+    await page.getByLabel("Vendor name").waitFor();
+    await axe(page, "exception request");
     await tab("Settings");
     await page.getByTestId("autostart-lock").waitFor();
     assert(await page.getByTestId("autostart").isDisabled(), "a managed setting cannot be changed");

@@ -20,6 +20,7 @@ export function createBackend(options = {}) {
     synced: 0,
     simulated: false,
     autostart: true,
+    exceptions: {},
     notifications: true,
     activity: options.activity ?? [],
     calls: [],
@@ -110,6 +111,31 @@ export function createBackend(options = {}) {
     simulate_compliant_device: ({ on }) => { state.simulated = Boolean(on); return access(); },
     get_activity: () => state.activity,
     get_settings: () => settings(),
+    get_exception_form: () => ({
+      allowed: true, tracks: ["AI_CONSUMER_EXTERNAL", "AI_BUILDER_EXTERNAL"],
+      fields: ["vendorName", "ticketOrProjectId", "dataSensitivity", "compensatingControls"],
+      maxDurationDays: 7, approverRoles: ["FunctionalOwner", "Security"], toolSurface: "developer-sdk",
+    }),
+    request_exception: ({ input }) => {
+      const missing = ["vendorName", "ticketOrProjectId", "dataSensitivity", "compensatingControls"]
+        .filter((f) => !input.justification[f]);
+      if (missing.length) fail("access", `the server refused the exception request: missing justification ${missing.join(", ")}`);
+      if (input.durationDays > 7) fail("access", "the server refused the exception request: durationDays exceeds maxDurationDays 7");
+      const id = `ex-${Object.keys(state.exceptions).length + 1}`;
+      state.exceptions[id] = { id, track: input.track, tool: "developer-sdk", state: "pending", approvals: [],
+        missingRoles: ["FunctionalOwner", "Security"], justification: input.justification };
+      const { justification, ...view } = state.exceptions[id];
+      return view;
+    },
+    get_exception: ({ id }) => { const { justification, ...view } = state.exceptions[id]; return view; },
+    approve_exception_demo: ({ id }) => {
+      const e = state.exceptions[id];
+      e.state = "approved";
+      e.approvals = [{ role: "FunctionalOwner", approver: "demo FunctionalOwner" }, { role: "Security", approver: "demo Security" }];
+      e.missingRoles = [];
+      const { justification, ...view } = e;
+      return view;
+    },
     set_autostart: ({ on }) => {
       if (options.autostartLocked) fail("settings", "Set by your organisation (/etc/certgate/managed.toml); ask IT to change it.");
       state.autostart = Boolean(on);

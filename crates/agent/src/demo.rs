@@ -303,3 +303,38 @@ pub fn sync_with_audit(
     report.evidence_uploaded = device.upload_evidence(&mut evidence)?;
     Ok(report)
 }
+
+/// Demo only: approves exception request `id` as every approver role the demo policy
+/// requires, through the demo org's admin API (a real org's approvers do this on the server).
+/// Blocking.
+pub fn approve_exception(
+    server_url: &str,
+    admin: &Sensitive<String>,
+    id: &str,
+) -> Result<certgate_credentials::wire::ExceptionStatus> {
+    let policy = certgate_policy::demo::load()?;
+    let client = certgate_credentials::client::Client::new(server_url)?.with_admin(admin);
+    let path = format!("/v1/admin/exceptions/{id}/approve");
+    let mut last = None;
+    for role in &policy
+        .policy
+        .access_gating
+        .approvals
+        .exception_path
+        .required_approvers
+    {
+        let body = certgate_credentials::wire::Approval {
+            role: role.role.clone(),
+            approver: format!("demo {}", role.role),
+        };
+        let resp = client.send("a demo approval", &|| client.post(&path).json(&body))?;
+        last = Some(resp.json().map_err(|e| Error::Protocol {
+            what: "the approval's answer",
+            reason: e.to_string(),
+        })?);
+    }
+    last.ok_or(Error::Demo {
+        what: "approval",
+        reason: "the demo policy names no approver role".into(),
+    })
+}

@@ -6,6 +6,7 @@
 //! - [`stack`]: the governed proxy on loopback, fed by that view and refreshed on a timer or
 //!   on demand (after a sync, a posture change);
 //! - [`outbox`]: the training records as the sync drains them;
+//! - [`exceptions`]: exception requests from this device and their approvals;
 //! - [`enrol`]: enrolment as the org's managed configuration allows it;
 //! - [`demo`]: the in-process demo org (server with the demo policy and content) and the demo
 //!   user, for `certgate demo` and the app's demo mode.
@@ -14,6 +15,7 @@
 pub mod demo;
 pub mod enrol;
 pub mod error;
+pub mod exceptions;
 pub mod feed;
 pub mod outbox;
 pub mod stack;

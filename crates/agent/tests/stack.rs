@@ -194,33 +194,26 @@ async fn an_exception_approved_by_both_roles_admits_an_uncertified_device() {
         let (keys, db) = (keys.clone(), device_db.clone());
         blocking(move || {
             demo::enrol(&url, &admin, &db, &keys)?;
-            let mut store = Database::open(&db)?;
-            let device = certgate_credentials::Device::load(&mut store, &keys)?;
-            let ex: Value = device
-                .client
-                .send("exception", &|| {
-                    device.client.post("/v1/exceptions").json(&json!({
-                        "track": demo::TRACK, "tool": demo::LABEL, "durationDays": 2,
-                        "justification": {"vendorName": "Demo Vendor", "ticketOrProjectId": "OPS-7",
-                            "dataSensitivity": "internal", "compensatingControls": "supervised"}}))
-                })?
-                .json()
-                .map_err(|e| certgate_agent::Error::Demo {
-                    what: "exception",
-                    reason: e.to_string(),
-                })?;
-            let admin_client = certgate_credentials::client::Client::new(&url)?.with_admin(&admin);
-            let path = format!(
-                "/v1/admin/exceptions/{}/approve",
-                ex["id"].as_str().unwrap()
-            );
-            for (role, who) in [("FunctionalOwner", "fiona"), ("Security", "sid")] {
-                admin_client.send("approve", &|| {
-                    admin_client
-                        .post(&path)
-                        .json(&json!({"role": role, "approver": who}))
-                })?;
-            }
+            let request = certgate_credentials::wire::ExceptionRequest {
+                track: demo::TRACK.to_owned(),
+                tool: Some(demo::LABEL.to_owned()),
+                duration_days: 2,
+                justification: [
+                    ("vendorName", "Demo Vendor"),
+                    ("ticketOrProjectId", "OPS-7"),
+                    ("dataSensitivity", "internal"),
+                    ("compensatingControls", "supervised"),
+                ]
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .into(),
+            };
+            let filed = certgate_agent::exceptions::request(&db, &keys, &request)?;
+            assert_eq!(filed.state, "pending");
+            assert_eq!(filed.missing_roles, ["FunctionalOwner", "Security"]);
+            let approved = demo::approve_exception(&url, &admin, &filed.id)?;
+            assert_eq!(approved.state, "approved");
+            let seen = certgate_agent::exceptions::status(&db, &keys, &filed.id)?;
+            assert!(seen.missing_roles.is_empty(), "{seen:?}");
             let records = Records::new(Database::open(&dir_records(&db))?)?;
             demo::sync(&db, &keys, records)
         })

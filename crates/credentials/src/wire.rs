@@ -223,3 +223,66 @@ mod tests {
         assert_eq!(text_bearing_field(&prompt).as_deref(), Some("systemPrompt"));
     }
 }
+
+/// `POST /v1/exceptions`: a device asks for a time-limited exception.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExceptionRequest {
+    pub track: String,
+    /// One tool surface (name or `kind:name`) the exception is limited to; none covers every
+    /// tool of the track.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+    pub duration_days: u32,
+    /// Every justification field the policy names, by name.
+    pub justification: std::collections::BTreeMap<String, String>,
+}
+
+/// `POST /v1/admin/exceptions/{id}/approve` body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Approval {
+    pub role: String,
+    /// Who approves (a name or id, recorded in the token).
+    pub approver: String,
+}
+
+/// One recorded approval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Approver {
+    pub role: String,
+    pub approver: String,
+}
+
+/// The state of an exception request (`GET /v1/exceptions/{id}`).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExceptionStatus {
+    pub id: String,
+    pub user_id: String,
+    pub track: String,
+    /// The one tool the exception is limited to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+    /// `pending`, `approved` or `refused`.
+    pub state: String,
+    pub approvals: Vec<Approver>,
+    pub missing_roles: Vec<String>,
+    /// The signed exception token once approved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for ExceptionStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExceptionStatus")
+            .field("id", &self.id)
+            .field("track", &self.track)
+            .field("tool", &self.tool)
+            .field("state", &self.state)
+            .field("approvals", &self.approvals)
+            .field("missing_roles", &self.missing_roles)
+            .finish_non_exhaustive()
+    }
+}

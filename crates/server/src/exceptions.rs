@@ -19,38 +19,10 @@ use crate::db::{audit, parse_ts, ts};
 use crate::error::{Error, Result};
 use crate::state::AppState;
 
-/// `POST /v1/exceptions` body.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ExceptionRequest {
-    pub track: String,
-    /// One tool surface (name or `kind:name`) the exception is limited to; none covers every
-    /// tool of the track.
-    #[serde(default)]
-    pub tool: Option<String>,
-    pub duration_days: u32,
-    pub justification: BTreeMap<String, String>,
-}
+pub use certgate_credentials::wire::{Approval, Approver, ExceptionRequest, ExceptionStatus};
 
 /// Longest tool name accepted in an exception scope.
 const MAX_TOOL_LEN: usize = 128;
-
-/// `POST /v1/admin/exceptions/{id}/approve` body.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Approval {
-    pub role: String,
-    /// Who approves (a name or id, recorded in the token).
-    pub approver: String,
-}
-
-/// One recorded approval.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Approver {
-    pub role: String,
-    pub approver: String,
-}
 
 /// Claims of an exception token (`typ: certgate-exception+jwt`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -65,23 +37,6 @@ pub struct ExceptionClaims {
     pub jti: String,
     pub approvers: Vec<Approver>,
     pub justification: BTreeMap<String, String>,
-}
-
-/// The state of an exception request.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ExceptionStatus {
-    pub id: String,
-    pub user_id: String,
-    pub track: String,
-    /// The one tool the exception is limited to, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tool: Option<String>,
-    pub state: String,
-    pub approvals: Vec<Approver>,
-    pub missing_roles: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub token: Option<String>,
 }
 
 /// Files a request, or refuses it with every reason.

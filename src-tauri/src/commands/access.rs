@@ -1,8 +1,9 @@
 use tauri::{AppHandle, Runtime, State};
 
 use crate::access::Access;
-use crate::dto::{AccessView, ActivityItem};
+use crate::dto::{AccessView, ActivityItem, ExceptionForm, ExceptionInput, ExceptionView};
 use crate::error::CommandError;
+use crate::state::AppState;
 
 /// How many requests the Activity screen lists.
 const ACTIVITY_LIMIT: usize = 200;
@@ -40,4 +41,42 @@ pub async fn simulate_compliant_device<R: Runtime>(
 #[tauri::command]
 pub fn get_activity(access: State<'_, Access>) -> Result<Vec<ActivityItem>, CommandError> {
     access.activity(ACTIVITY_LIMIT)
+}
+
+/// What an exception request asks for under the policy.
+#[tauri::command]
+pub fn get_exception_form(state: State<'_, AppState>) -> Result<ExceptionForm, CommandError> {
+    Ok(ExceptionForm::new(
+        &state.policy()?.policy,
+        certgate_agent::demo::LABEL,
+    ))
+}
+
+/// Files an exception request; the org refuses a missing field or a too long duration.
+#[tauri::command]
+pub async fn request_exception(
+    access: State<'_, Access>,
+    input: ExceptionInput,
+) -> Result<ExceptionView, CommandError> {
+    access.request_exception(input).await
+}
+
+#[tauri::command]
+pub async fn get_exception(
+    access: State<'_, Access>,
+    id: String,
+) -> Result<ExceptionView, CommandError> {
+    access.exception_status(id).await
+}
+
+/// Demo only: the demo org's approvers approve; the grant is synced to the gate.
+#[tauri::command]
+pub async fn approve_exception_demo<R: Runtime>(
+    app: AppHandle<R>,
+    access: State<'_, Access>,
+    id: String,
+) -> Result<ExceptionView, CommandError> {
+    let view = access.approve_exception_demo(id).await?;
+    crate::tray::refresh(&app);
+    Ok(view)
 }

@@ -11,6 +11,9 @@ import type { AttemptResult } from "./bindings/AttemptResult";
 import type { AttemptView } from "./bindings/AttemptView";
 import type { CommandError } from "./bindings/CommandError";
 import type { Dashboard } from "./bindings/Dashboard";
+import type { ExceptionForm } from "./bindings/ExceptionForm";
+import type { ExceptionInput } from "./bindings/ExceptionInput";
+import type { ExceptionView } from "./bindings/ExceptionView";
 import type { ModuleSummary } from "./bindings/ModuleSummary";
 import type { ModuleView } from "./bindings/ModuleView";
 import type { PolicySummary } from "./bindings/PolicySummary";
@@ -30,6 +33,9 @@ export type {
   AttemptView,
   CommandError,
   Dashboard,
+  ExceptionForm,
+  ExceptionInput,
+  ExceptionView,
   ModuleSummary,
   ModuleView,
   PolicySummary,
@@ -62,6 +68,24 @@ export function syncNow(): Promise<AccessView> {
 /** Demo only: the gate sees a simulated compliant device (or this device again). */
 export function simulateCompliantDevice(on: boolean): Promise<AccessView> {
   return invoke<AccessView>("simulate_compliant_device", { on });
+}
+
+/** What an exception request asks for under the policy. */
+export function getExceptionForm(): Promise<ExceptionForm> {
+  return invoke<ExceptionForm>("get_exception_form");
+}
+
+export function requestException(input: ExceptionInput): Promise<ExceptionView> {
+  return invoke<ExceptionView>("request_exception", { input });
+}
+
+export function getException(id: string): Promise<ExceptionView> {
+  return invoke<ExceptionView>("get_exception", { id });
+}
+
+/** Demo only: the demo org's approvers approve the request. */
+export function approveExceptionDemo(id: string): Promise<ExceptionView> {
+  return invoke<ExceptionView>("approve_exception_demo", { id });
 }
 
 /** The newest proxy requests, metadata only. */

@@ -19,8 +19,32 @@ export const t = {
     training: "Training",
     acknowledgement: "Acknowledgement",
     activity: "Activity",
+    exception: "Exception",
     settings: "Settings",
     policy: "Policy",
+  },
+
+  exception: {
+    intro: (tool: string) =>
+      `When you cannot certify in time, ask for a time-limited exception for “${tool}”. Every field is required; each approver role below must approve.`,
+    notAllowed: "Your organisation's policy allows no exceptions.",
+    track: "Certification it stands in for",
+    days: (max: number) => `Days (at most ${max})`,
+    approvers: (roles: string[]) => `Needs approval by: ${roles.join(", ")}.`,
+    submit: "Ask for the exception",
+    status: "Your request",
+    state: { pending: "Waiting for approval", approved: "Approved", refused: "Refused" } as Record<string, string>,
+    approvedBy: (role: string, who: string) => `${role}: ${who}`,
+    missing: (roles: string[]) => `Still needed: ${roles.join(", ")}.`,
+    refresh: "Check again",
+    demoApprove: "Approve as the demo approvers (demo only)",
+    approvedNote: "Copilot access now admits this tool until the exception expires.",
+    fieldLabels: {
+      vendorName: "Vendor name",
+      ticketOrProjectId: "Ticket or project id",
+      dataSensitivity: "Data sensitivity",
+      compensatingControls: "Compensating controls",
+    } as Record<string, string>,
   },
 
   settings: {
