@@ -534,7 +534,25 @@ fn demo_onboarding_over_webdriver_to_access_then_requests_show_in_activity() {
         seen.unwrap_or_else(|| panic!("no blocked-request notification; log:\n{}", session.log()));
     assert!(!seen.contains("AKIAZ3MSJV4WWNKWW5FQ"), "never the value");
 
+    // The app's own chat goes through the same proxy with its own key and tool surface.
     session.wait_and_click("Open the dashboard", wait);
+    open_tab(&session, "Copilot");
+    let input = session.wait_for("[data-testid=chat-input]", wait);
+    session.type_into(&input, "Please write to grace.hopper@example.com today");
+    session.wait_and_click("Send", wait);
+    let replaced = session.wait_for("[data-testid=pseudonymized]", wait);
+    assert!(
+        session.text(&replaced).contains("EMAIL"),
+        "{}",
+        session.text(&replaced)
+    );
+    let answer = session.wait_for("[data-testid=turn][data-role=assistant] .content", wait);
+    assert!(
+        session.text(&answer).contains("grace.hopper@example.com"),
+        "the chat's answer has the e-mail restored: {}",
+        session.text(&answer)
+    );
+    shot_window("app-chat");
     open_tab(&session, "Activity");
     let row = session.wait_for("[data-testid=activity-row][data-decision=allowed]", wait);
     let row = session.text(&row);

@@ -20,13 +20,20 @@ use certgate_store::Database;
 use certgate_training::Records;
 use tokio::sync::OnceCell;
 
-use crate::dto::{AccessState, AccessView, ActivityItem, ExceptionInput, ExceptionView};
+use crate::dto::{
+    AccessState, AccessView, ActivityItem, ChatReplyView, ExceptionInput, ExceptionView,
+    RefusalView,
+};
 use crate::error::{CommandError, ErrorCode};
 
 /// The keyring namespace of the app's demo device (apart from a real enrolment's).
 const DEMO_KEYRING_SERVICE: &str = "io.certgate.desktop.demo";
 /// The port tools are told about; another free one is taken when it is busy.
 const PREFERRED_PORT: u16 = 8787;
+/// The tool surface of the app's own chat (a copilot of the demo policy: `desktop_app`).
+const CHAT_TOOL: &str = "certgate-chat";
+/// The model the chat asks for.
+const CHAT_MODEL: &str = "gpt-4o-mini";
 /// Rebuild the gate's view at least this often (posture freshness, token expiry).
 const REFRESH: Duration = Duration::from_secs(30);
 
@@ -41,6 +48,10 @@ pub struct Access {
 struct Running {
     stack: LocalStack,
     client_key: Sensitive,
+    /// The app's own chat key, for the tool surface the policy names for the desktop app.
+    chat_key: Sensitive,
+    /// The proxy's evidence log, to read what the chat's requests had pseudonymized.
+    audit: AuditLog,
     demo: Option<Demo>,
     app_db: PathBuf,
 }
@@ -236,6 +247,61 @@ impl Access {
         Ok(ExceptionView::from(&status))
     }
 
+    /// Sends the conversation through the proxy as the app's chat tool, streaming the answer's
+    /// text to `on_text`; says what the proxy pseudonymized (types and counts, from its
+    /// evidence record) and whether the answer needs a person's approval.
+    pub async fn chat(
+        &self,
+        turns: Vec<certgate_agent::chat::Turn>,
+        on_text: impl FnMut(&str),
+    ) -> Result<ChatReplyView, CommandError> {
+        let running = self
+            .running()
+            .ok_or_else(|| access_error("copilot access is still starting"))??;
+        let reply = certgate_agent::chat::send(
+            &running.stack.url(),
+            running.chat_key.expose(),
+            CHAT_MODEL,
+            &turns,
+            on_text,
+        )
+        .await
+        .map_err(access_error)?;
+        let mut pseudonymized = Vec::new();
+        if let Some(id) = &reply.request_id {
+            running.audit.flush().await.map_err(access_error)?;
+            let db = Database::open(&running.app_db).map_err(access_error)?;
+            if let Some(rec) = certgate_proxy::audit::find(db.conn(), id).map_err(access_error)? {
+                pseudonymized = ActivityItem::from(&rec).findings;
+            }
+        }
+        Ok(ChatReplyView {
+            request_id: reply.request_id,
+            text: reply.text,
+            approval_required: reply.approval_required,
+            refused: reply
+                .refused
+                .map(|(status, message)| RefusalView { status, message }),
+            pseudonymized,
+        })
+    }
+
+    /// Records a person's decision on a chat answer that needed approval.
+    pub async fn decide(&self, request_id: &str, approved: bool) -> Result<(), CommandError> {
+        let running = self
+            .running()
+            .ok_or_else(|| access_error("copilot access is still starting"))??;
+        let outcome = if approved { "approved" } else { "rejected" };
+        certgate_agent::chat::decide(
+            &running.stack.url(),
+            running.chat_key.expose(),
+            request_id,
+            outcome,
+        )
+        .await
+        .map_err(access_error)
+    }
+
     /// The newest proxy requests from the audit log (metadata only: types and counts).
     pub fn activity(&self, limit: usize) -> Result<Vec<ActivityItem>, CommandError> {
         let running = self
@@ -395,15 +461,32 @@ async fn start(
                 port = PREFERRED_PORT,
                 "port busy; the proxy takes a free one"
             );
-            LocalStack::start(policy, feed, audit, options(0))
+            LocalStack::start(policy, feed, audit.clone(), options(0))
                 .await
                 .map_err(access_error)?
         }
         Err(e) => return Err(access_error(e)),
     };
+    // The chat is a tool of its own: its own key and the desktop app's tool surface.
+    let chat_key = Sensitive::new(format!(
+        "cg-chat-{}",
+        certgate_agent::random_hex(16).map_err(access_error)?
+    ));
+    stack.set_client_keys(vec![
+        ClientKey {
+            key: client_key.clone(),
+            label: demo::LABEL.to_owned(),
+        },
+        ClientKey {
+            key: chat_key.clone(),
+            label: CHAT_TOOL.to_owned(),
+        },
+    ]);
     let running = Running {
         stack,
         client_key,
+        chat_key,
+        audit,
         demo: Some(Demo {
             org,
             _mock: mock,

@@ -630,3 +630,42 @@ impl From<&certgate_credentials::wire::ExceptionStatus> for ExceptionView {
         }
     }
 }
+
+/// One turn of the chat.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChatTurn {
+    /// `user` or `assistant`.
+    pub role: String,
+    pub content: String,
+}
+
+impl From<ChatTurn> for certgate_agent::chat::Turn {
+    fn from(t: ChatTurn) -> Self {
+        Self {
+            role: t.role,
+            content: t.content,
+        }
+    }
+}
+
+/// The proxy refused a chat request: its status and words.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct RefusalView {
+    pub status: u16,
+    pub message: String,
+}
+
+/// A chat answer (its text also arrived piece by piece on the channel).
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatReplyView {
+    pub request_id: Option<String>,
+    pub text: String,
+    /// Below the policy's confidence threshold: approve or reject before using it.
+    pub approval_required: bool,
+    pub refused: Option<RefusalView>,
+    /// What was pseudonymized before sending: types and counts, never values.
+    pub pseudonymized: Vec<FindingCount>,
+}

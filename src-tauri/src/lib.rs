@@ -41,6 +41,8 @@ fn with_state<R: Runtime>(builder: Builder<R>, state: state::AppState) -> Builde
             commands::access::request_exception,
             commands::access::get_exception,
             commands::access::approve_exception_demo,
+            commands::access::chat_send,
+            commands::access::chat_decide,
             commands::settings::get_settings,
             commands::settings::set_autostart,
             commands::settings::set_notifications,

@@ -170,6 +170,8 @@ fn export_bindings() {
     dto::ExceptionForm::export_all(&cfg).unwrap();
     dto::ExceptionInput::export_all(&cfg).unwrap();
     dto::ExceptionView::export_all(&cfg).unwrap();
+    dto::ChatTurn::export_all(&cfg).unwrap();
+    dto::ChatReplyView::export_all(&cfg).unwrap();
 }
 
 /// A demo app over a fresh database, posture read from an empty snapshot (every fact fails or

@@ -188,7 +188,7 @@ async function main() {
     await page.close();
   });
 
-  await test("Activity, Exception and Settings are accessible, with a managed setting locked", async () => {
+  await test("Copilot, Activity, Exception and Settings are accessible, with a managed setting locked", async () => {
     const page = await open({
       firewallOk: true, autostartLocked: true,
       activity: [{ requestId: "r1", time: "2026-11-27T10:00:00Z", tool: "developer-sdk", decision: "blocked", status: 422,
@@ -199,6 +199,12 @@ async function main() {
     await page.getByTestId("activity-row").waitFor();
     await axe(page, "activity");
     await shot(page, "8-activity");
+    await tab("Copilot");
+    await page.getByLabel("Your message").fill("I am unsure: mail ada@example.com");
+    await page.getByRole("button", { name: "Send" }).click();
+    await page.getByTestId("approval").waitFor();
+    await axe(page, "copilot chat");
+    await shot(page, "10-chat");
     await tab("Exception");
     await page.getByLabel("Vendor name").waitFor();
     await axe(page, "exception request");

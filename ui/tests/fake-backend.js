@@ -21,6 +21,8 @@ export function createBackend(options = {}) {
     simulated: false,
     autostart: true,
     exceptions: {},
+    chats: [],
+    decisions: {},
     notifications: true,
     activity: options.activity ?? [],
     calls: [],
@@ -111,6 +113,20 @@ export function createBackend(options = {}) {
     simulate_compliant_device: ({ on }) => { state.simulated = Boolean(on); return access(); },
     get_activity: () => state.activity,
     get_settings: () => settings(),
+    chat_send: ({ turns, onText }) => {
+      const last = turns[turns.length - 1].content;
+      const id = `req-${state.chats.length + 1}`;
+      state.chats.push({ id, turns });
+      if (/AKIA[0-9A-Z]{16}/.test(last)) {
+        return { requestId: id, text: "", approvalRequired: false, pseudonymized: [],
+          refused: { status: 422, message: "Certgate blocked this request: it contains SECRET. Remove them and try again; nothing was sent." } };
+      }
+      const text = `You said: ${last}`;
+      for (let i = 0; i < text.length; i += 5) onText?.onmessage?.(text.slice(i, i + 5));
+      return { requestId: id, text, approvalRequired: /unsure/.test(last), refused: null,
+        pseudonymized: /@/.test(last) ? [{ kind: "EMAIL", count: 1 }] : [] };
+    },
+    chat_decide: ({ requestId, approved }) => { state.decisions[requestId] = approved; return null; },
     get_exception_form: () => ({
       allowed: true, tracks: ["AI_CONSUMER_EXTERNAL", "AI_BUILDER_EXTERNAL"],
       fields: ["vendorName", "ticketOrProjectId", "dataSensitivity", "compensatingControls"],

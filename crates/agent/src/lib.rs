@@ -8,10 +8,12 @@
 //! - [`outbox`]: the training records as the sync drains them;
 //! - [`exceptions`]: exception requests from this device and their approvals;
 //! - [`enrol`]: enrolment as the org's managed configuration allows it;
+//! - [`chat`]: the app's copilot chat, a client of the proxy like any other tool;
 //! - [`demo`]: the in-process demo org (server with the demo policy and content) and the demo
 //!   user, for `certgate demo` and the app's demo mode.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod chat;
 pub mod demo;
 pub mod enrol;
 pub mod error;

@@ -306,3 +306,81 @@ async fn managed_enrolment_refuses_another_server_or_key_before_using_the_code()
     assert_eq!(enrolment.user_context(), demo::user());
     keys.forget_device(&[demo::TRACK.to_owned()]).unwrap();
 }
+
+/// The app's chat is a client like any other: streamed answers with the e-mail restored, the
+/// proxy's refusal as a refusal, and a low-confidence answer approved by a person.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chat_streams_through_the_proxy_and_records_approvals() {
+    use certgate_agent::chat::{self, Turn};
+    let dir = tempfile::tempdir().unwrap();
+    let org = DemoOrg::start(&dir.path().join("org")).await.unwrap();
+    let policy = certgate_policy::demo::load().unwrap();
+    let claim = org.mint_in_memory(&policy).unwrap();
+    let feed = DeviceFeed {
+        user: demo::user(),
+        certifications: Certifications::Verified([(demo::TRACK.to_owned(), claim)].into()),
+        facts: Facts::Simulated,
+    };
+    let (stack, mock) = start_stack(dir.path(), feed).await;
+    let turns = [Turn {
+        role: "user".into(),
+        content: "Write to ada@example.com about the invoice".into(),
+    }];
+    let mut streamed = Vec::new();
+    let reply = chat::send(&stack.url(), KEY, "gpt-4o-mini", &turns, |t| {
+        streamed.push(t.to_owned())
+    })
+    .await
+    .unwrap();
+    assert!(reply.refused.is_none(), "{reply:?}");
+    assert!(
+        streamed.len() > 1,
+        "the answer arrives in pieces: {streamed:?}"
+    );
+    assert_eq!(streamed.concat(), reply.text);
+    assert!(
+        reply.text.contains("ada@example.com"),
+        "restored: {}",
+        reply.text
+    );
+    let sent = serde_json::to_string(&mock.state.requests()).unwrap();
+    assert!(
+        !sent.contains("ada@example.com"),
+        "the e-mail left the device"
+    );
+    assert!(reply.request_id.is_some());
+    assert!(!reply.approval_required);
+
+    // Low confidence from the model: a person decides, and the decision is recorded once.
+    mock.state.set_options(certgate_proxy::mock::MockOptions {
+        confidence: Some(0.5),
+        ..Default::default()
+    });
+    let reply = chat::send(&stack.url(), KEY, "gpt-4o-mini", &turns, |_| {})
+        .await
+        .unwrap();
+    assert!(reply.approval_required, "{reply:?}");
+    let id = reply.request_id.unwrap();
+    chat::decide(&stack.url(), KEY, &id, "approved")
+        .await
+        .unwrap();
+    assert!(
+        chat::decide(&stack.url(), KEY, &id, "rejected")
+            .await
+            .is_err(),
+        "a decision is final"
+    );
+
+    // A secret: the proxy refuses, and the chat says so instead of failing.
+    let secret = [Turn {
+        role: "user".into(),
+        content: "deploy with AKIAZ3MSJV4WWNKWW5FQ".into(),
+    }];
+    let reply = chat::send(&stack.url(), KEY, "gpt-4o-mini", &secret, |_| {})
+        .await
+        .unwrap();
+    let (status, message) = reply.refused.unwrap();
+    assert_eq!(status, 422);
+    assert!(message.contains("nothing was sent"), "{message}");
+    stack.stop().await;
+}

@@ -658,6 +658,25 @@ pub fn mark_uploaded(conn: &rusqlite::Connection, seq: i64) -> Result<()> {
     Ok(())
 }
 
+/// The request record with id `request_id`, approvals folded in.
+pub fn find(conn: &rusqlite::Connection, request_id: &str) -> Result<Option<AuditRecord>> {
+    let row: Option<(i64, String)> = conn
+        .query_row(
+            "SELECT seq, record FROM audit_log WHERE kind = 'request' AND request_id = ?1",
+            params![request_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((seq, rec)) = row else {
+        return Ok(None);
+    };
+    let mut record: AuditRecord = serde_json::from_str(&rec).map_err(|_| Error::Record { seq })?;
+    if let Some(outcome) = approval_state(conn, request_id)? {
+        record.approval_outcome = Some(outcome);
+    }
+    Ok(Some(record))
+}
+
 /// Requests since `since`: how many, and how many were not let through.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -757,6 +776,9 @@ mod tests {
                 ("waits".to_owned(), "approved".to_owned())
             ]
         );
+        let waits = find(db.conn(), "waits").unwrap().unwrap();
+        assert_eq!(waits.approval_outcome.as_deref(), Some("approved"));
+        assert!(find(db.conn(), "no-such-request").unwrap().is_none());
         let today = counts_since(db.conn(), Utc::now() - Duration::hours(1)).unwrap();
         assert_eq!(
             today,

@@ -1,7 +1,9 @@
 use tauri::{AppHandle, Runtime, State};
 
 use crate::access::Access;
-use crate::dto::{AccessView, ActivityItem, ExceptionForm, ExceptionInput, ExceptionView};
+use crate::dto::{
+    AccessView, ActivityItem, ChatReplyView, ChatTurn, ExceptionForm, ExceptionInput, ExceptionView,
+};
 use crate::error::CommandError;
 use crate::state::AppState;
 
@@ -79,4 +81,31 @@ pub async fn approve_exception_demo<R: Runtime>(
     let view = access.approve_exception_demo(id).await?;
     crate::tray::refresh(&app);
     Ok(view)
+}
+
+/// Sends the conversation through the proxy as the app's chat tool; the answer's text streams
+/// on `on_text` as it arrives.
+#[tauri::command]
+pub async fn chat_send(
+    access: State<'_, Access>,
+    turns: Vec<ChatTurn>,
+    on_text: tauri::ipc::Channel<String>,
+) -> Result<ChatReplyView, CommandError> {
+    let turns = turns.into_iter().map(Into::into).collect();
+    access
+        .chat(turns, |text| {
+            // A closed window only stops the streaming display; the answer is still returned.
+            let _ = on_text.send(text.to_owned());
+        })
+        .await
+}
+
+/// Records approve / reject on a chat answer that needed a person's approval.
+#[tauri::command]
+pub async fn chat_decide(
+    access: State<'_, Access>,
+    request_id: String,
+    approved: bool,
+) -> Result<(), CommandError> {
+    access.decide(&request_id, approved).await
 }

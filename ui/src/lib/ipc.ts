@@ -1,6 +1,6 @@
 // The only module that calls `invoke`: one typed function per Tauri command, so a renamed
 // command or a changed payload breaks the build here instead of at run time.
-import { invoke } from "@tauri-apps/api/core";
+import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
 import type { AccessView } from "./bindings/AccessView";
 import type { AcknowledgementView } from "./bindings/AcknowledgementView";
@@ -9,6 +9,8 @@ import type { AnswerFeedback } from "./bindings/AnswerFeedback";
 import type { AnswerInput } from "./bindings/AnswerInput";
 import type { AttemptResult } from "./bindings/AttemptResult";
 import type { AttemptView } from "./bindings/AttemptView";
+import type { ChatReplyView } from "./bindings/ChatReplyView";
+import type { ChatTurn } from "./bindings/ChatTurn";
 import type { CommandError } from "./bindings/CommandError";
 import type { Dashboard } from "./bindings/Dashboard";
 import type { ExceptionForm } from "./bindings/ExceptionForm";
@@ -31,6 +33,8 @@ export type {
   AnswerInput,
   AttemptResult,
   AttemptView,
+  ChatReplyView,
+  ChatTurn,
   CommandError,
   Dashboard,
   ExceptionForm,
@@ -68,6 +72,18 @@ export function syncNow(): Promise<AccessView> {
 /** Demo only: the gate sees a simulated compliant device (or this device again). */
 export function simulateCompliantDevice(on: boolean): Promise<AccessView> {
   return invoke<AccessView>("simulate_compliant_device", { on });
+}
+
+/** Sends the conversation through the governed proxy; `onText` gets the answer as it streams. */
+export function chatSend(turns: ChatTurn[], onText: (text: string) => void): Promise<ChatReplyView> {
+  const channel = new Channel<string>();
+  channel.onmessage = onText;
+  return invoke<ChatReplyView>("chat_send", { turns, onText: channel });
+}
+
+/** Records approve / reject on an answer that needed a person's approval. */
+export function chatDecide(requestId: string, approved: boolean): Promise<void> {
+  return invoke<void>("chat_decide", { requestId, approved });
 }
 
 /** What an exception request asks for under the policy. */

@@ -18,10 +18,27 @@ export const t = {
     dashboard: "Dashboard",
     training: "Training",
     acknowledgement: "Acknowledgement",
+    chat: "Copilot",
     activity: "Activity",
     exception: "Exception",
     settings: "Settings",
     policy: "Policy",
+  },
+
+  chat: {
+    intro: "Ask the governed copilot. Personal data is replaced before anything leaves this computer and put back in the answer; secrets are never sent.",
+    you: "You",
+    copilot: "Copilot",
+    message: "Your message",
+    send: "Send",
+    sending: "Sending…",
+    pseudonymized: (items: string) => `Replaced before sending: ${items}.`,
+    approval: "This answer needs a person's review before you use it (the model's confidence is below your organisation's threshold).",
+    approve: "Approve",
+    reject: "Reject",
+    approved: "You approved this answer.",
+    rejected: "You rejected this answer.",
+    refused: "Not sent",
   },
 
   exception: {
