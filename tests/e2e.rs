@@ -429,7 +429,8 @@ fn idle_in_the_tray_with_the_window_closed() {
 /// on; then HTTP with the key the screen shows goes through the proxy (the e-mail pseudonymized
 /// and restored); a request holding a secret is blocked (422) and raises a desktop
 /// notification; Activity lists both with their finding types, never their values; an
-/// exception request goes to the demo org and is approved by its demo approvers.
+/// exception request goes to the demo org, is approved by its demo approvers, and the user is
+/// told by a desktop notification.
 #[test]
 fn demo_onboarding_over_webdriver_to_access_then_requests_show_in_activity() {
     require_desktop_session();
@@ -528,8 +529,6 @@ fn demo_onboarding_over_webdriver_to_access_then_requests_show_in_activity() {
         text.contains("Request blocked before upload")
             .then_some(text)
     });
-    let _ = monitor.kill();
-    let _ = monitor.wait();
     let seen =
         seen.unwrap_or_else(|| panic!("no blocked-request notification; log:\n{}", session.log()));
     assert!(!seen.contains("AKIAZ3MSJV4WWNKWW5FQ"), "never the value");
@@ -585,6 +584,17 @@ fn demo_onboarding_over_webdriver_to_access_then_requests_show_in_activity() {
     session.wait_and_click("Approve as the demo approvers (demo only)", wait);
     session.wait_for(&format!("{status}[data-state=approved]"), wait);
     shot_window("app-exception-approved");
+    let told = poll(Duration::from_secs(30), || {
+        let text = std::fs::read_to_string(&monitor_log).unwrap_or_default();
+        text.contains("Exception approved").then_some(())
+    });
+    let _ = monitor.kill();
+    let _ = monitor.wait();
+    assert!(
+        told.is_some(),
+        "no exception-approved notification; log:\n{}",
+        session.log()
+    );
 }
 
 /// The track the demo onboarding certifies.

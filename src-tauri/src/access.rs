@@ -182,6 +182,21 @@ impl Access {
         Ok(self.view())
     }
 
+    /// The exceptions the gate holds now (what they cover, when they end).
+    pub(crate) fn exception_keys(&self) -> Vec<certgate_training::notice::ExceptionKey> {
+        match self.running() {
+            Some(Ok(r)) => r
+                .stack
+                .gate()
+                .borrow()
+                .exceptions
+                .iter()
+                .map(|g| (g.track.clone(), g.expires_at))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// The demo device's database and keys: where exception requests are filed from.
     fn demo_device(&self) -> Result<(&Demo, PathBuf, Keystore), CommandError> {
         let running = self
@@ -327,8 +342,50 @@ pub fn spawn_start<R: tauri::Runtime>(app: tauri::AppHandle<R>) {
         access.start(policy, cache).await;
         if let Some(Ok(running)) = access.running() {
             forward_blocks(app.clone(), running.stack.events());
+            keep_syncing(app.clone());
         }
         crate::tray::refresh(&app);
+    });
+}
+
+/// How often the app syncs with the org on its own (tokens, revocations, grants, evidence).
+const SYNC_EVERY: Duration = Duration::from_secs(10 * 60);
+
+/// Syncs on a timer; tells the user when an exception was approved or expired, and when syncs
+/// have failed for over an hour (once, until one works again).
+fn keep_syncing<R: tauri::Runtime>(app: tauri::AppHandle<R>) {
+    use certgate_training::notice::{exception_notices, sync_notice};
+    use tauri::Manager;
+    tauri::async_runtime::spawn(async move {
+        let access = app.state::<Access>();
+        let mut last_ok = chrono::Utc::now();
+        let mut told = false;
+        let mut timer = tokio::time::interval(SYNC_EVERY);
+        timer.tick().await;
+        loop {
+            timer.tick().await;
+            let before = access.exception_keys();
+            let now = chrono::Utc::now();
+            let mut due = Vec::new();
+            match access.sync().await {
+                Ok(_) => {
+                    last_ok = now;
+                    told = false;
+                    due.extend(exception_notices(&before, &access.exception_keys(), now));
+                }
+                Err(e) => {
+                    tracing::warn!(code = ?e.code, "sync failed: {}", e.message);
+                    if let Some(n) = sync_notice(last_ok, now, told) {
+                        told = true;
+                        due.push(n);
+                    }
+                }
+            }
+            if let Some(notices) = app.try_state::<crate::notify::Notices>() {
+                due.into_iter().for_each(|n| notices.send(n));
+            }
+            crate::tray::refresh(&app);
+        }
     });
 }
 

@@ -2,6 +2,8 @@
 //! proxy blocked, through the engine's rules (`certgate_training::notice`) and its rate limit. A notification that cannot
 //! be shown (no notification server, no session bus) is logged and otherwise ignored.
 
+use std::collections::HashMap;
+use std::mem::{Discriminant, discriminant};
 use std::time::Duration;
 
 use certgate_training::notice::{self, Notice, Release, Throttle};
@@ -11,7 +13,8 @@ use tauri::{AppHandle, Manager, Runtime};
 
 use crate::state::{AppState, Posture};
 
-/// At most one notification per this window; what arrives meanwhile is shown as one summary.
+/// At most one notification of a kind per this window; what arrives meanwhile is shown as one
+/// summary.
 const WINDOW: chrono::Duration = chrono::Duration::seconds(60);
 /// How often reminders and held notices are looked at.
 const TICK: Duration = Duration::from_secs(30);
@@ -36,10 +39,9 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>) {
             return;
         };
         let mut rx = posture.cache.subscribe();
-        let mut throttle = Throttle::new(WINDOW);
-        // Blocked requests have their own limit: the user needs to hear at once why a request
-        // failed, even right after a posture notice, and a burst still makes one notification.
-        let mut blocks = Throttle::new(WINDOW);
+        // One rate limit per kind of notice: a burst of one kind (blocked requests) makes one
+        // notification, and one kind never holds up another (an approval after a block).
+        let mut throttles: HashMap<Discriminant<Notice>, Throttle> = HashMap::new();
         let mut was_compliant: Option<bool> = None;
         let mut tick = tokio::time::interval(TICK);
         loop {
@@ -64,13 +66,14 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>) {
             let now = SystemClock.now();
             let mut shown: Vec<Release> = due
                 .into_iter()
-                .filter_map(|n| match n {
-                    Notice::RequestBlocked { .. } => blocks.offer(n, now),
-                    _ => throttle.offer(n, now),
+                .filter_map(|n| {
+                    throttles
+                        .entry(discriminant(&n))
+                        .or_insert_with(|| Throttle::new(WINDOW))
+                        .offer(n, now)
                 })
                 .collect();
-            shown.extend(throttle.poll(now));
-            shown.extend(blocks.poll(now));
+            shown.extend(throttles.values_mut().filter_map(|t| t.poll(now)));
             // Turned off in Settings: the notices are consumed (the tray still shows the state).
             let wanted = app
                 .try_state::<crate::settings::Settings>()

@@ -134,6 +134,12 @@ pub enum Notice {
     Expired { track: String },
     /// The proxy refused a request before upload because it held secrets (types, never values).
     RequestBlocked { types: Vec<String> },
+    /// An exception was approved and now admits requests (for `track`, or every track).
+    ExceptionApproved { track: Option<String> },
+    /// An exception ran out.
+    ExceptionExpired { track: Option<String> },
+    /// The device has not reached the org server for `hours` hours.
+    SyncFailing { hours: i64 },
 }
 
 impl Notice {
@@ -159,6 +165,26 @@ impl Notice {
                 "Certification expired".into(),
                 format!("{track} expired and no longer grants AI access: recertify in Certgate."),
             ),
+            Self::ExceptionApproved { track } => (
+                "Exception approved".into(),
+                format!(
+                    "Your exception for {} is approved: AI access is allowed until it expires.",
+                    track.as_deref().unwrap_or("every track")
+                ),
+            ),
+            Self::ExceptionExpired { track } => (
+                "Exception expired".into(),
+                format!(
+                    "Your exception for {} has expired: certify in Certgate to keep AI access.",
+                    track.as_deref().unwrap_or("every track")
+                ),
+            ),
+            Self::SyncFailing { hours } => (
+                "Certgate cannot reach your organisation".into(),
+                format!(
+                    "No sync for {hours} hour(s): new certifications and revocations wait until it works again. Check the network."
+                ),
+            ),
             Self::RequestBlocked { types } => (
                 "Request blocked before upload".into(),
                 format!(
@@ -168,6 +194,43 @@ impl Notice {
             ),
         }
     }
+}
+
+/// An exception as the notices see it: what it covers and when it ends.
+pub type ExceptionKey = (Option<String>, DateTime<Utc>);
+
+/// The exception notices due between two syncs: a grant that appeared was approved; one that
+/// disappeared at or after its expiry expired (one withdrawn early says nothing here).
+pub fn exception_notices(
+    before: &[ExceptionKey],
+    after: &[ExceptionKey],
+    now: DateTime<Utc>,
+) -> Vec<Notice> {
+    let approved = after
+        .iter()
+        .filter(|k| !before.contains(k))
+        .map(|(track, _)| Notice::ExceptionApproved {
+            track: track.clone(),
+        });
+    let expired = before
+        .iter()
+        .filter(|(track, ends)| *ends <= now && !after.iter().any(|(t, _)| t == track))
+        .map(|(track, _)| Notice::ExceptionExpired {
+            track: track.clone(),
+        });
+    approved.chain(expired).collect()
+}
+
+/// How long syncs may fail before the user is told.
+pub const SYNC_FAILING_AFTER: Duration = Duration::hours(1);
+
+/// The sync notice due now: once, when the last successful sync is more than an hour ago
+/// (`told` says whether it was already given since that success).
+pub fn sync_notice(last_success: DateTime<Utc>, now: DateTime<Utc>, told: bool) -> Option<Notice> {
+    let since = now - last_success;
+    (!told && since > SYNC_FAILING_AFTER).then(|| Notice::SyncFailing {
+        hours: since.num_hours(),
+    })
 }
 
 /// The posture notice due when compliance changes: failed on ok → not ok, fixed on the way
@@ -388,6 +451,42 @@ mod tests {
             body.contains("AWS_ACCESS_KEY") && body.contains("nothing was sent"),
             "{body}"
         );
+    }
+
+    #[test]
+    fn exceptions_announce_approval_and_expiry_once() {
+        let now = chrono::Utc::now();
+        let ends = now + Duration::days(2);
+        let grant = (Some("AI_CONSUMER_EXTERNAL".to_owned()), ends);
+        assert_eq!(
+            exception_notices(&[], std::slice::from_ref(&grant), now),
+            [Notice::ExceptionApproved {
+                track: Some("AI_CONSUMER_EXTERNAL".into())
+            }]
+        );
+        let held = std::slice::from_ref(&grant);
+        assert!(exception_notices(held, held, now).is_empty(), "nothing new");
+        assert!(
+            exception_notices(held, &[], now).is_empty(),
+            "withdrawn before its end: no expiry notice"
+        );
+        assert_eq!(
+            exception_notices(held, &[], ends + Duration::minutes(1)),
+            [Notice::ExceptionExpired {
+                track: Some("AI_CONSUMER_EXTERNAL".into())
+            }]
+        );
+    }
+
+    #[test]
+    fn a_failing_sync_is_told_once_after_an_hour() {
+        let ok = chrono::Utc::now();
+        assert_eq!(sync_notice(ok, ok + Duration::minutes(59), false), None);
+        assert_eq!(
+            sync_notice(ok, ok + Duration::minutes(125), false),
+            Some(Notice::SyncFailing { hours: 2 })
+        );
+        assert_eq!(sync_notice(ok, ok + Duration::minutes(125), true), None);
     }
 
     #[test]

@@ -78,7 +78,15 @@ pub async fn approve_exception_demo<R: Runtime>(
     access: State<'_, Access>,
     id: String,
 ) -> Result<ExceptionView, CommandError> {
+    use tauri::Manager;
+    let before = access.exception_keys();
     let view = access.approve_exception_demo(id).await?;
+    let now = chrono::Utc::now();
+    if let Some(notices) = app.try_state::<crate::notify::Notices>() {
+        certgate_training::notice::exception_notices(&before, &access.exception_keys(), now)
+            .into_iter()
+            .for_each(|n| notices.send(n));
+    }
     crate::tray::refresh(&app);
     Ok(view)
 }
