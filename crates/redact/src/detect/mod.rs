@@ -116,39 +116,32 @@ pub(crate) fn context_after(text: &str, pos: usize, window: usize, words: &[&str
     contains_ci(&text.as_bytes()[pos..(pos + window).min(text.len())], words)
 }
 
-/// ASCII case-insensitive substring test without allocating (called per candidate).
-/// Runs several times for every phone, date and id candidate: fold the window's case once
-/// into a stack buffer, then compare plain bytes.
+/// ASCII case-insensitive substring test without allocating (called per candidate, several
+/// times for every phone, date and id candidate). One pass over the window: a bit per first
+/// letter says where a word can start, and only there are the words compared.
 fn contains_ci(hay: &[u8], words: &[&str]) -> bool {
-    let mut buf = [0u8; 64];
-    let Some(low) = buf.get_mut(..hay.len()) else {
-        return words.iter().any(|w| contains_ci_slow(hay, w.as_bytes()));
-    };
-    for (d, s) in low.iter_mut().zip(hay) {
-        *d = s.to_ascii_lowercase();
-    }
-    let low = &*low;
-    words.iter().any(|w| {
-        let w = w.as_bytes();
-        if w.iter().any(u8::is_ascii_uppercase) {
-            return contains_ci_slow(hay, w);
+    let mut firsts = 0u128;
+    for w in words {
+        match w.as_bytes().first() {
+            None => return true,
+            Some(&f) if f.is_ascii() => firsts |= 1 << f.to_ascii_lowercase(),
+            Some(_) => return words.iter().any(|w| contains_ci_slow(hay, w.as_bytes())),
         }
-        let Some((&first, rest)) = w.split_first() else {
-            return true;
-        };
-        w.len() <= low.len()
-            && (0..=low.len() - w.len()).any(|i| {
-                low[i] == first
-                    && low[i + 1..i + w.len()]
-                        .iter()
-                        .zip(rest)
-                        .all(|(a, b)| a == b)
+    }
+    hay.iter().enumerate().any(|(i, c)| {
+        let c = c.to_ascii_lowercase();
+        c.is_ascii()
+            && firsts >> c & 1 == 1
+            && words.iter().any(|w| {
+                hay.get(i..i + w.len())
+                    .is_some_and(|win| win.eq_ignore_ascii_case(w.as_bytes()))
             })
     })
 }
 
 fn contains_ci_slow(hay: &[u8], w: &[u8]) -> bool {
-    w.len() <= hay.len() && hay.windows(w.len()).any(|win| win.eq_ignore_ascii_case(w))
+    w.is_empty()
+        || (w.len() <= hay.len() && hay.windows(w.len()).any(|win| win.eq_ignore_ascii_case(w)))
 }
 
 /// Maximal runs of bytes that `allowed` accepts, holding at least `min_seeds` bytes that
@@ -386,6 +379,19 @@ mod tests {
         assert!(contains_ci(b"x NiNo", &["NINO"]));
         let long = [b'a'; 100];
         assert!(contains_ci(&long, &["AAA"]) && !contains_ci(&long, &["ab"]));
+    }
+
+    proptest::proptest! {
+        /// The first-letter filter finds exactly what comparing at every offset finds.
+        #[test]
+        fn contains_ci_agrees_with_comparing_everywhere(
+            hay in "[a-dA-D :]{0,80}",
+            words in proptest::collection::vec("[a-dA-D:]{0,4}", 0..5),
+        ) {
+            let words: Vec<&str> = words.iter().map(String::as_str).collect();
+            let slow = words.iter().any(|w| contains_ci_slow(hay.as_bytes(), w.as_bytes()));
+            proptest::prop_assert_eq!(contains_ci(hay.as_bytes(), &words), slow);
+        }
     }
 
     #[test]

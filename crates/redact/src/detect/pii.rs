@@ -545,6 +545,7 @@ fn phones_in(
 ) {
     let b = text.as_bytes();
     let hay = &text[..run_end];
+    let mut context_memo = None;
     while pos <= hay.len()
         && let Some(m) = re.candidate.find_at(hay, pos)
     {
@@ -565,7 +566,7 @@ fn phones_in(
             let before_placeholder = text[end..].starts_with(seps)
                 && text[end..].trim_start_matches(seps).starts_with('[');
             let strong_only = continues_run || after_placeholder || before_placeholder || end < e;
-            if let Some(hit) = phone_at(re, text, s, end, strong_only) {
+            if let Some(hit) = phone_at(re, text, s, end, strong_only, &mut context_memo) {
                 found = Some(hit);
                 break;
             }
@@ -590,6 +591,7 @@ fn phone_at(
     s: usize,
     e: usize,
     strong_only: bool,
+    context_memo: &mut Option<(usize, bool)>,
 ) -> Option<(usize, usize, f32)> {
     let b = text.as_bytes();
     let (mut s, mut e) = (s, e);
@@ -631,8 +633,16 @@ fn phone_at(
     let plus = main.starts_with('+');
     // Every check up to the first `Some` only rejects, so the cheap and most selective ones
     // run first: runs of card and IBAN digits end here after one regex.
-    let ctx =
-        context_before(text, s, 40, &PHONE_CONTEXT) || context_after(text, e, 12, &PHONE_AFTER);
+    // The same start is tried with several ends: look for the words before it once.
+    let before = match *context_memo {
+        Some((at, found)) if at == s => found,
+        _ => {
+            let found = context_before(text, s, 40, &PHONE_CONTEXT);
+            *context_memo = Some((s, found));
+            found
+        }
+    };
+    let ctx = before || context_after(text, e, 12, &PHONE_AFTER);
     if seps == 0 && !plus && !ctx {
         return None;
     }
