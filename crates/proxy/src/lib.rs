@@ -33,6 +33,7 @@ pub mod error;
 pub mod filter;
 pub mod gate;
 pub mod key;
+pub mod memory;
 pub mod mock;
 pub mod monitor;
 pub mod reload;
@@ -102,6 +103,7 @@ impl Drop for ProxyHandle {
 /// Binds `config.listen` (loopback only) and serves until the handle is stopped or dropped.
 pub async fn start(config: ProxyConfig, deps: Deps) -> Result<ProxyHandle> {
     config.validate()?;
+    memory::purge_in_background();
     let listen = config.listen;
     let app = router(config, deps)?;
     let listener = tokio::net::TcpListener::bind(listen)
