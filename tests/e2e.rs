@@ -393,6 +393,115 @@ fn children(pid: u32) -> Vec<u32> {
 
 /// Closing the window leaves the app in the tray; reports the idle memory of the app process
 /// (WebKit's processes reported separately), the figure the README's table carries.
+/// The tray menu entry whose label starts with `prefix`, once it shows one.
+fn tray_label(
+    item: &dbus::Item,
+    prefix: &str,
+    wanted: impl Fn(&str) -> bool,
+) -> Option<(i32, String)> {
+    let menu = dbus::menu_path(item).ok()?;
+    dbus::menu_entries(item, &menu)
+        .ok()?
+        .into_iter()
+        .find(|e| e.label.starts_with(prefix) && wanted(&e.label))
+        .map(|e| (e.id, e.label))
+}
+
+/// What the X clipboard holds (xclip asks the app, which owns the selection).
+fn clipboard() -> Option<String> {
+    let out = std::process::Command::new("xclip")
+        .args(["-selection", "clipboard", "-o"])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn post_hello(url: &str, key: &str) -> (u16, String) {
+    certgate_credentials::client::install_tls_provider();
+    let reply = reqwest::blocking::Client::new()
+        .post(format!("{url}/v1/chat/completions"))
+        .bearer_auth(key)
+        .json(&serde_json::json!({"model": "gpt-4o-mini",
+            "messages": [{"role": "user", "content": "hello"}]}))
+        .send()
+        .unwrap();
+    (reply.status().as_u16(), reply.text().unwrap_or_default())
+}
+
+#[test]
+fn tray_copies_the_proxy_address_and_key_and_switches_access_off_and_on() {
+    require_desktop_session();
+    let mut app = App::launch("tray-access", &[]);
+    let item = wait_for_tray_item(&mut app);
+    let (_, line) = poll(START_TIMEOUT, || {
+        tray_label(&item, "Copilot access: ", |l| l.contains(" on 127.0.0.1:"))
+    })
+    .unwrap_or_else(|| panic!("no Copilot access line; log:\n{}", app.log()));
+    let addr = line.rsplit(" on ").next().unwrap().to_owned();
+
+    click_tray(&item, "Copy proxy address");
+    let url = poll(Duration::from_secs(10), || {
+        clipboard().filter(|c| c.starts_with("http://"))
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "the proxy address never reached the clipboard; log:\n{}",
+            app.log()
+        )
+    });
+    assert_eq!(url, format!("http://{addr}"));
+    click_tray(&item, "Copy proxy key");
+    let key = poll(Duration::from_secs(10), || {
+        clipboard().filter(|c| c.starts_with("cg-demo-"))
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "the proxy key never reached the clipboard; log:\n{}",
+            app.log()
+        )
+    });
+    assert!(
+        !app.log().contains(&key),
+        "the key must not be written to the log"
+    );
+    // The copied key is the proxy's: refused for the missing certification, not as unknown.
+    let (status, body) = post_hello(&url, &key);
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("AI_CONSUMER_EXTERNAL"), "{body}");
+
+    let menu = dbus::menu_path(&item).unwrap();
+    dbus::click(
+        &item,
+        &menu,
+        tray_label(&item, "Copilot access: ", |_| true).unwrap().0,
+    )
+    .unwrap();
+    poll(Duration::from_secs(10), || {
+        tray_label(&item, "Copilot access: ", |l| l.contains(": off on"))
+    })
+    .unwrap_or_else(|| panic!("the access line does not say off; log:\n{}", app.log()));
+    let (status, body) = post_hello(&url, &key);
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("turned off on this device"), "{body}");
+
+    dbus::click(
+        &item,
+        &menu,
+        tray_label(&item, "Copilot access: ", |_| true).unwrap().0,
+    )
+    .unwrap();
+    poll(Duration::from_secs(10), || {
+        tray_label(&item, "Copilot access: ", |l| l.contains(": not yet on"))
+    })
+    .unwrap_or_else(|| panic!("access did not come back on; log:\n{}", app.log()));
+    let (status, body) = post_hello(&url, &key);
+    assert_eq!(status, 403);
+    assert!(!body.contains("turned off"), "{body}");
+    app.assert_running();
+}
+
 #[test]
 fn idle_in_the_tray_with_the_window_closed() {
     require_desktop_session();

@@ -119,7 +119,9 @@ impl Access {
             _ => None,
         };
         AccessView {
-            state: if outcome.allowed {
+            state: if running.stack.switched_off() {
+                AccessState::Off
+            } else if outcome.allowed {
                 AccessState::Ready
             } else {
                 AccessState::Blocked
@@ -134,6 +136,17 @@ impl Access {
             simulated_posture: self.simulated_posture.load(Ordering::Relaxed),
             notice,
         }
+    }
+
+    /// Turns copilot access on or off for every tool on this device (the proxy keeps
+    /// listening and refuses with the reason while off).
+    pub fn switch(&self, on: bool) -> Result<AccessView, CommandError> {
+        let running = self
+            .running()
+            .ok_or_else(|| access_error("copilot access is still starting"))??;
+        running.stack.switch_off(!on);
+        tracing::info!(on, "copilot access switched by the user");
+        Ok(self.view())
     }
 
     /// Demo only: let the gate see a simulated compliant device (or this one again).

@@ -420,6 +420,8 @@ pub enum AccessState {
     Ready,
     /// The gate refuses them; `reasons` say why and what to do.
     Blocked,
+    /// The user turned copilot access off: every request is refused until it is on again.
+    Off,
     /// The proxy could not start; `notice` says why.
     Unavailable,
 }

@@ -36,6 +36,7 @@ fn with_state<R: Runtime>(builder: Builder<R>, state: state::AppState) -> Builde
             commands::access::get_access,
             commands::access::sync_now,
             commands::access::simulate_compliant_device,
+            commands::access::set_access_enabled,
             commands::access::get_activity,
             commands::access::get_exception_form,
             commands::access::request_exception,
@@ -85,7 +86,8 @@ pub fn run() -> tauri::Result<()> {
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
             tray::show_main_window(app);
         }))
-        .plugin(tauri_plugin_autostart::Builder::new().build());
+        .plugin(tauri_plugin_autostart::Builder::new().build())
+        .plugin(tauri_plugin_clipboard_manager::init());
     let app = build(builder)
         // Setup runs once the event loop is up and the config's window exists.
         .setup(|app| {

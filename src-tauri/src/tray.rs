@@ -4,7 +4,7 @@ use std::fmt;
 
 use certgate_posture::FactName;
 use certgate_training::notice::Overall;
-use tauri::menu::{Menu, MenuEvent, MenuId, MenuItem, PredefinedMenuItem, Submenu};
+use tauri::menu::{CheckMenuItem, Menu, MenuEvent, MenuId, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::TrayIconBuilder;
 use tauri::{App, AppHandle, Emitter, Manager, Runtime};
 
@@ -17,8 +17,12 @@ use crate::state::AppState;
 pub enum TrayItem {
     Open,
     ContinueTraining,
-    /// Copilot access in words (shown, not clickable).
+    /// Copilot access in words, with a check mark when on: a click turns it off or on.
     Access,
+    /// Puts the proxy's base URL on the clipboard.
+    CopyProxyAddress,
+    /// Puts the tools' proxy key on the clipboard.
+    CopyProxyKey,
     /// Send training records, fetch tokens, refresh the gate.
     SyncNow,
     /// The posture sub-menu's title.
@@ -29,10 +33,12 @@ pub enum TrayItem {
 }
 
 impl TrayItem {
-    const ACTIONS: [Self; 6] = [
+    const ACTIONS: [Self; 8] = [
         Self::Open,
         Self::ContinueTraining,
         Self::Access,
+        Self::CopyProxyAddress,
+        Self::CopyProxyKey,
         Self::SyncNow,
         Self::Posture,
         Self::Quit,
@@ -43,6 +49,8 @@ impl TrayItem {
             Self::Open => "open".into(),
             Self::ContinueTraining => "continue-training".into(),
             Self::Access => "access".into(),
+            Self::CopyProxyAddress => "copy-proxy-address".into(),
+            Self::CopyProxyKey => "copy-proxy-key".into(),
             Self::SyncNow => "sync-now".into(),
             Self::Posture => "posture".into(),
             Self::Fact(name) => format!("fact:{}", name.as_str()),
@@ -55,6 +63,8 @@ impl TrayItem {
             Self::Open => "Open Certgate",
             Self::ContinueTraining => "Continue training",
             Self::Access => "Copilot access",
+            Self::CopyProxyAddress => "Copy proxy address",
+            Self::CopyProxyKey => "Copy proxy key",
             Self::SyncNow => "Sync now",
             Self::Posture => "Posture",
             Self::Fact(name) => name.as_str(),
@@ -185,11 +195,14 @@ fn menu<R: Runtime, M: Manager<R>>(app: &M) -> tauri::Result<Menu<R>> {
         true,
         &fact_refs,
     )?;
-    let access = MenuItem::with_id(
+    let view = app.state::<crate::access::Access>().view();
+    let listening = view.proxy_url.is_some();
+    let access = CheckMenuItem::with_id(
         app,
         TrayItem::Access,
-        access_line(&app.state::<crate::access::Access>().view()),
-        false,
+        access_line(&view),
+        listening,
+        view.state != crate::dto::AccessState::Off,
         None::<&str>,
     )?;
     Menu::with_items(
@@ -198,6 +211,8 @@ fn menu<R: Runtime, M: Manager<R>>(app: &M) -> tauri::Result<Menu<R>> {
             &item(app, TrayItem::Open, true)?,
             &item(app, TrayItem::ContinueTraining, true)?,
             &access,
+            &item(app, TrayItem::CopyProxyAddress, listening)?,
+            &item(app, TrayItem::CopyProxyKey, listening)?,
             &item(app, TrayItem::SyncNow, true)?,
             &posture,
             &PredefinedMenuItem::separator(app)?,
@@ -214,6 +229,7 @@ pub fn access_line(view: &crate::dto::AccessView) -> String {
         AccessState::Ready => "ready",
         AccessState::Blocked => "not yet",
         AccessState::Unavailable => "unavailable",
+        AccessState::Off => "off",
     };
     match &view.proxy_url {
         Some(url) => format!(
@@ -263,12 +279,39 @@ fn on_menu_event<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
             }
         }
         Ok(TrayItem::SyncNow) => crate::access::spawn_sync(app.clone()),
-        Ok(TrayItem::Access | TrayItem::Posture | TrayItem::Fact(_)) => {}
+        Ok(TrayItem::Access) => {
+            let access = app.state::<crate::access::Access>();
+            let on = access.view().state == crate::dto::AccessState::Off;
+            if let Err(e) = access.switch(on) {
+                tracing::warn!(code = ?e.code, "cannot switch copilot access: {}", e.message);
+            }
+            refresh(app);
+        }
+        Ok(item @ (TrayItem::CopyProxyAddress | TrayItem::CopyProxyKey)) => copy(app, item),
+        Ok(TrayItem::Posture | TrayItem::Fact(_)) => {}
         Ok(TrayItem::Quit) => {
             tracing::info!("quit from the tray menu");
             app.exit(0);
         }
         Err(UnknownMenuId(id)) => tracing::warn!(%id, "tray menu event with an unknown id"),
+    }
+}
+
+/// Puts the proxy's address or key on the clipboard (nothing is logged of the key).
+fn copy<R: Runtime>(app: &AppHandle<R>, item: TrayItem) {
+    use tauri_plugin_clipboard_manager::ClipboardExt;
+    let view = app.state::<crate::access::Access>().view();
+    let text = match item {
+        TrayItem::CopyProxyAddress => view.proxy_url,
+        _ => view.api_key,
+    };
+    let Some(text) = text else {
+        tracing::warn!("nothing to copy: copilot access is not running");
+        return;
+    };
+    match app.clipboard().write_text(text) {
+        Ok(()) => tracing::info!(what = item.label(), "copied to the clipboard"),
+        Err(err) => tracing::warn!(%err, "cannot write to the clipboard"),
     }
 }
 
@@ -373,6 +416,8 @@ mod tests {
             access_line(&view),
             "Copilot access: ready on 127.0.0.1:8787"
         );
+        view.state = crate::dto::AccessState::Off;
+        assert_eq!(access_line(&view), "Copilot access: off on 127.0.0.1:8787");
     }
 
     #[test]
@@ -406,6 +451,8 @@ mod tests {
                 "Open Certgate",
                 "Continue training",
                 "Copilot access",
+                "Copy proxy address",
+                "Copy proxy key",
                 "Sync now",
                 "Posture",
                 "Quit"

@@ -19,6 +19,7 @@ export function createBackend(options = {}) {
     signed: null,
     synced: 0,
     simulated: false,
+    accessOff: false,
     autostart: true,
     exceptions: {},
     chats: [],
@@ -80,12 +81,13 @@ export function createBackend(options = {}) {
   const access = () => {
     const ready = (state.firewallOk || state.simulated) && state.passed;
     const reasons = [];
+    if (state.accessOff) reasons.push({ message: "copilot access is turned off on this device", fix: "turn it on from the Certgate tray menu (Copilot access)" });
     if (!state.passed) reasons.push({ message: "no passed AI_CONSUMER_EXTERNAL certification", fix: "finish the training and pass the quiz" });
     if (!state.firewallOk && !state.simulated) reasons.push({ message: "device.firewall is false", fix: "turn the firewall on" });
     return {
-      state: options.accessState ?? (ready ? "ready" : "blocked"),
+      state: options.accessState ?? (state.accessOff ? "off" : ready ? "ready" : "blocked"),
       proxyUrl: "http://127.0.0.1:8787", apiKey: "cg-demo-0123456789abcdef", toolSurface: "developer-sdk",
-      reasons: ready ? [] : reasons, requestsToday: state.activity.length,
+      reasons: ready && !state.accessOff ? [] : reasons, requestsToday: state.activity.length,
       refusedToday: state.activity.filter((a) => a.decision !== "allowed").length, demo: true,
       simulatedPosture: state.simulated,
       notice: options.accessState === "unavailable" ? "the proxy could not start: port in use" : null,
@@ -111,6 +113,7 @@ export function createBackend(options = {}) {
     get_access: () => access(),
     sync_now: () => { state.synced += 1; return access(); },
     simulate_compliant_device: ({ on }) => { state.simulated = Boolean(on); return access(); },
+    set_access_enabled: ({ on }) => { state.accessOff = !on; return access(); },
     get_activity: () => state.activity,
     get_settings: () => settings(),
     chat_send: ({ turns, onText }) => {

@@ -109,6 +109,7 @@ impl DeviceFeed {
             device: Some(DeviceFacts::from_json(&facts)),
             device_collected_at: Some(collected_at),
             exceptions,
+            switched_off: false,
         })
     }
 

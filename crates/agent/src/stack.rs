@@ -110,8 +110,19 @@ impl LocalStack {
     /// the previous view stays; the caller says why.
     pub async fn refresh(&self) -> Result<()> {
         let snapshot = build(self.feed.clone()).await?;
-        self.snapshot_tx.send_replace(snapshot);
+        publish(&self.snapshot_tx, snapshot);
         Ok(())
+    }
+
+    /// Turns copilot access off (every request refused with the reason, whatever the user's
+    /// certifications) or on again. Kept across refreshes until changed.
+    pub fn switch_off(&self, off: bool) {
+        self.snapshot_tx.send_modify(|s| s.switched_off = off);
+    }
+
+    /// Whether the user turned copilot access off.
+    pub fn switched_off(&self) -> bool {
+        self.snapshot_tx.borrow().switched_off
     }
 
     /// The gate's current view, and its updates.
@@ -161,6 +172,14 @@ impl LocalStack {
     }
 }
 
+/// A new view from the feed; the user's on/off switch is not the feed's to change.
+fn publish(snapshot_tx: &watch::Sender<GateSnapshot>, mut next: GateSnapshot) {
+    snapshot_tx.send_modify(|current| {
+        next.switched_off = current.switched_off;
+        *current = next;
+    });
+}
+
 /// Rebuilds the gate's view every `every` into `snapshot_tx` (for embedders that wire the
 /// proxy themselves, like `certgate proxy`).
 pub fn keep_fresh(
@@ -182,9 +201,7 @@ async fn refresh_forever(
     loop {
         timer.tick().await;
         match build(feed.clone()).await {
-            Ok(snapshot) => {
-                snapshot_tx.send_replace(snapshot);
-            }
+            Ok(snapshot) => publish(&snapshot_tx, snapshot),
             // The previous view stays, but only until its posture is older than the policy
             // allows: the gate then denies, so a broken source fails closed.
             Err(e) => tracing::warn!(error = %e, "gate view not refreshed; the previous one stays"),

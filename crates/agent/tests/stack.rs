@@ -155,6 +155,38 @@ async fn a_demo_token_minted_in_memory_admits_and_a_missing_one_denies() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_switched_off_refuses_with_the_reason_until_switched_on_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let org = DemoOrg::start(&dir.path().join("org")).await.unwrap();
+    let policy = certgate_policy::demo::load().unwrap();
+    let claim = org.mint_in_memory(&policy).unwrap();
+    let feed = DeviceFeed {
+        user: demo::user(),
+        certifications: Certifications::Verified([(demo::TRACK.to_owned(), claim)].into()),
+        facts: Facts::Simulated,
+    };
+    let (stack, mock) = start_stack(dir.path(), feed).await;
+    stack.switch_off(true);
+    // A refresh rebuilds the view from the device; the user's switch stays.
+    stack.refresh().await.unwrap();
+    assert!(stack.switched_off());
+    let (status, body) = chat(&stack, "hello").await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body.to_string().contains("turned off on this device"),
+        "{body}"
+    );
+    assert!(!stack.check(demo::LABEL).allowed);
+    assert_eq!(mock.state.requests().len(), 0, "nothing left the device");
+
+    stack.switch_off(false);
+    let (status, body) = chat(&stack, "hello").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(mock.state.requests().len(), 1);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_issuer_key_is_private_and_reused_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let org_dir = dir.path().join("org");

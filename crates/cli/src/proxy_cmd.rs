@@ -137,6 +137,7 @@ fn read_snapshot(path: &Path) -> Result<GateSnapshot> {
         device: f.device.as_ref().map(DeviceFacts::from_json),
         device_collected_at: f.device_collected_at,
         exceptions: f.exceptions,
+        switched_off: false,
     })
 }
 

@@ -88,6 +88,7 @@ fn serve_proxy(upstream: &str) {
             )),
             device_collected_at: Some(now + chrono::Duration::minutes(4)),
             exceptions: vec![],
+            switched_off: false,
         };
         let (_tx, snapshot) = tokio::sync::watch::channel(snap);
         let (events, _) = tokio::sync::broadcast::channel(16);
@@ -303,6 +304,7 @@ fn certified_snapshot(now: chrono::DateTime<chrono::Utc>) -> GateSnapshot {
         )),
         device_collected_at: Some(now),
         exceptions: vec![],
+        switched_off: false,
     }
 }
 

@@ -19,6 +19,9 @@ pub struct GateSnapshot {
     pub device_collected_at: Option<DateTime<Utc>>,
     /// Verified exception grants.
     pub exceptions: Vec<ExceptionGrant>,
+    /// The user turned copilot access off on this device: every request is refused, whatever
+    /// the certifications and exceptions say.
+    pub switched_off: bool,
 }
 
 /// An approved exception: admits requests in its scope until it expires.
@@ -88,6 +91,17 @@ pub fn evaluate(
     request: &RequestContext,
     now: DateTime<Utc>,
 ) -> GateOutcome {
+    if snapshot.switched_off {
+        return GateOutcome {
+            allowed: false,
+            reasons: vec![reason(
+                "switched-off",
+                "copilot access is turned off on this device",
+                "turn it on from the Certgate tray menu (Copilot access)",
+            )],
+            via_exception: false,
+        };
+    }
     let mut reasons = Vec::new();
     let max_age = Duration::minutes(i64::from(policy.policy.device_posture.max_age_minutes));
     let fresh = match snapshot.device_collected_at {
@@ -192,6 +206,7 @@ mod tests {
             )),
             device_collected_at: Some(now - Duration::minutes(1)),
             exceptions: Vec::new(),
+            switched_off: false,
         }
     }
 
@@ -253,6 +268,26 @@ mod tests {
         s.exceptions[0].expires_at = now + Duration::hours(1);
         s.exceptions[0].tool = Some("agent-assist".into());
         assert!(!evaluate(&p, &s, t, &req(), now).allowed, "other tool");
+    }
+
+    #[test]
+    fn switched_off_refuses_a_certified_user_and_an_exception_alike() {
+        let p = certgate_policy::demo::load().unwrap();
+        let now = Utc::now();
+        let t = "AI_CONSUMER_EXTERNAL";
+        let mut s = snap(now, true);
+        s.exceptions.push(ExceptionGrant {
+            track: None,
+            tool: None,
+            expires_at: now + Duration::hours(1),
+        });
+        assert!(evaluate(&p, &s, t, &req(), now).allowed);
+        s.switched_off = true;
+        let o = evaluate(&p, &s, t, &req(), now);
+        assert!(!o.allowed && !o.via_exception);
+        assert_eq!(o.reasons.len(), 1, "{:?}", o.reasons);
+        assert_eq!(o.reasons[0].check, "switched-off");
+        assert!(o.reasons[0].fix.as_deref().unwrap_or("").contains("tray"));
     }
 
     #[test]

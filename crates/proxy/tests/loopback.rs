@@ -75,6 +75,7 @@ pub fn certified() -> GateSnapshot {
         )),
         device_collected_at: Some(now),
         exceptions: Vec::new(),
+        switched_off: false,
     }
 }
 

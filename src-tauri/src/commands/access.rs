@@ -39,6 +39,18 @@ pub async fn simulate_compliant_device<R: Runtime>(
     Ok(view)
 }
 
+/// Turns copilot access on or off for every tool on this device.
+#[tauri::command]
+pub fn set_access_enabled<R: Runtime>(
+    app: AppHandle<R>,
+    access: State<'_, Access>,
+    on: bool,
+) -> Result<AccessView, CommandError> {
+    let view = access.switch(on)?;
+    crate::tray::refresh(&app);
+    Ok(view)
+}
+
 /// The newest proxy requests (metadata only).
 #[tauri::command]
 pub fn get_activity(access: State<'_, Access>) -> Result<Vec<ActivityItem>, CommandError> {

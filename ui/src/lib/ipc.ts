@@ -74,6 +74,11 @@ export function simulateCompliantDevice(on: boolean): Promise<AccessView> {
   return invoke<AccessView>("simulate_compliant_device", { on });
 }
 
+/** Turns copilot access on or off for every tool on this device. */
+export function setAccessEnabled(on: boolean): Promise<AccessView> {
+  return invoke<AccessView>("set_access_enabled", { on });
+}
+
 /** Sends the conversation through the governed proxy; `onText` gets the answer as it streams. */
 export function chatSend(turns: ChatTurn[], onText: (text: string) => void): Promise<ChatReplyView> {
   const channel = new Channel<string>();

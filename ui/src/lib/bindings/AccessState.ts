@@ -3,4 +3,4 @@
 /**
  * Whether the governed copilot proxy lets this user's tools through now.
  */
-export type AccessState = "starting" | "ready" | "blocked" | "unavailable";
+export type AccessState = "starting" | "ready" | "blocked" | "off" | "unavailable";

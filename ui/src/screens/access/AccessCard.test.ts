@@ -48,6 +48,22 @@ describe("copilot access card", () => {
     expect(screen.getByTestId("access-state").dataset.state).toBe("ready");
   });
 
+  it("turning access off says so with the reason and the way back; on again restores it", async () => {
+    const backend = fakeBackend({ firewallOk: true });
+    backend.state.passed = true;
+    render(AccessCard);
+    expect((await screen.findByTestId("access-state")).dataset.state).toBe("ready");
+    await fireEvent.click(screen.getByLabelText("Copilot access on"));
+    await screen.findByText(/you turned copilot access off/);
+    expect(backend.state.accessOff).toBe(true);
+    expect(screen.getByTestId("access-state").dataset.state).toBe("off");
+    expect(screen.getByTestId("access-reasons").textContent).toContain("tray menu");
+    expect((screen.getByLabelText("Copilot access on") as HTMLInputElement).checked).toBe(false);
+    await fireEvent.click(screen.getByLabelText("Copilot access on"));
+    await screen.findByText("Point your tools at the proxy");
+    expect(backend.state.accessOff).toBe(false);
+  });
+
   it("says why when the proxy could not start", async () => {
     fakeBackend({ accessState: "unavailable" });
     render(AccessCard);
