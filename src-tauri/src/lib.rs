@@ -32,6 +32,7 @@ fn with_state<R: Runtime>(builder: Builder<R>, state: state::AppState) -> Builde
         .manage(state)
         .manage(access::Access::default())
         .manage(settings::Settings::load())
+        .manage(tray::PendingScreen::default())
         .invoke_handler(tauri::generate_handler![
             commands::access::get_access,
             commands::access::sync_now,
@@ -59,16 +60,13 @@ fn with_state<R: Runtime>(builder: Builder<R>, state: state::AppState) -> Builde
             commands::training::submit_attempt,
             commands::training::get_acknowledgement,
             commands::training::sign_acknowledgement,
+            commands::window::take_pending_screen,
         ])
         .on_window_event(|window, event| {
-            // In the tray, closing the window only hides it; without a tray it quits as usual.
-            if let WindowEvent::CloseRequested { api, .. } = event
-                && tray::lives_in_tray(window.try_state::<TrayMode>().as_deref())
-            {
-                api.prevent_close();
-                if let Err(err) = window.hide() {
-                    tracing::error!(%err, "cannot hide the window");
-                }
+            // Closing the window destroys it, and WebKit's web process with it (~250 MB); the
+            // app lives on in the tray (exit is prevented in `run`) and Open builds it again.
+            if let WindowEvent::Destroyed = event {
+                tracing::info!(window = window.label(), "window closed");
             }
         })
 }

@@ -271,13 +271,10 @@ pub fn refresh<R: Runtime>(app: &AppHandle<R>) {
 
 fn on_menu_event<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
     match TrayItem::try_from(event.id()) {
-        Ok(TrayItem::Open) => show_main_window(app),
-        Ok(TrayItem::ContinueTraining) => {
+        Ok(TrayItem::Open) => {
             show_main_window(app);
-            if let Err(err) = app.emit(NAVIGATE_EVENT, "training") {
-                tracing::warn!(%err, "cannot ask the window to open training");
-            }
         }
+        Ok(TrayItem::ContinueTraining) => open_screen(app, "training"),
         Ok(TrayItem::SyncNow) => crate::access::spawn_sync(app.clone()),
         Ok(TrayItem::Access) => {
             let access = app.state::<crate::access::Access>();
@@ -318,7 +315,38 @@ fn copy<R: Runtime>(app: &AppHandle<R>, item: TrayItem) {
 /// Event the window listens to for "go to this screen" (payload: the screen name).
 pub const NAVIGATE_EVENT: &str = "navigate";
 
-/// Shows, restores and focuses the main window, re-creating it from the config if it is gone.
+/// The screen a window built anew opens on: it cannot hear an event sent before its page
+/// listens, so it asks for this once at start (`take_pending_screen`).
+#[derive(Debug, Default)]
+pub struct PendingScreen(std::sync::Mutex<Option<String>>);
+
+impl PendingScreen {
+    pub fn take(&self) -> Option<String> {
+        self.0.lock().ok().and_then(|mut s| s.take())
+    }
+
+    fn set(&self, screen: &str) {
+        if let Ok(mut s) = self.0.lock() {
+            *s = Some(screen.to_owned());
+        }
+    }
+}
+
+/// Shows the window on `screen`: told by event when the window is alive, else on its start.
+fn open_screen<R: Runtime>(app: &AppHandle<R>, screen: &str) {
+    if app.get_webview_window(MAIN_WINDOW).is_none() {
+        app.state::<PendingScreen>().set(screen);
+        show_main_window(app);
+    } else {
+        show_main_window(app);
+        if let Err(err) = app.emit(NAVIGATE_EVENT, screen) {
+            tracing::warn!(%err, screen, "cannot ask the window to switch screens");
+        }
+    }
+}
+
+/// Shows, restores and focuses the main window, building it again from the config if it was
+/// closed.
 pub fn show_main_window<R: Runtime>(app: &AppHandle<R>) {
     let window = match app.get_webview_window(MAIN_WINDOW) {
         Some(window) => Ok(window),
@@ -418,6 +446,19 @@ mod tests {
         );
         view.state = crate::dto::AccessState::Off;
         assert_eq!(access_line(&view), "Copilot access: off on 127.0.0.1:8787");
+    }
+
+    #[test]
+    fn a_pending_screen_is_taken_once() {
+        let pending = PendingScreen::default();
+        assert_eq!(pending.take(), None);
+        pending.set("training");
+        assert_eq!(pending.take().as_deref(), Some("training"));
+        assert_eq!(
+            pending.take(),
+            None,
+            "a later window opens where it always does"
+        );
     }
 
     #[test]

@@ -110,6 +110,7 @@ export function createBackend(options = {}) {
       };
     },
     get_posture: () => posture(),
+    take_pending_screen: () => state.pendingScreen ?? null,
     get_access: () => access(),
     sync_now: () => { state.synced += 1; return access(); },
     simulate_compliant_device: ({ on }) => { state.simulated = Boolean(on); return access(); },

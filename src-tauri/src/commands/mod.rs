@@ -6,3 +6,4 @@ pub mod policy;
 pub mod posture;
 pub mod settings;
 pub mod training;
+pub mod window;

@@ -168,6 +168,11 @@ export function signAcknowledgement(fullName: string): Promise<AcknowledgementVi
   return invoke<AcknowledgementView>("sign_acknowledgement", { fullName });
 }
 
+/** The screen the tray asked for before this window existed, once (or null). */
+export function takePendingScreen(): Promise<string | null> {
+  return invoke<string | null>("take_pending_screen");
+}
+
 /** The tray asks for a screen ("training"); returns the unsubscribe function. */
 export function onNavigate(go: (screen: string) => void): Promise<() => void> {
   return listen<string>("navigate", (e) => go(e.payload));
