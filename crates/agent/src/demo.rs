@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use certgate_credentials::metadata::Enrolment;
 use certgate_credentials::{
-    CertificationClaims, Confirmation, Device, DeviceKey, Keystore, RevocationList, Sensitive,
-    SyncReport, device,
+    CertificationClaims, Confirmation, DeviceKey, Keystore, RevocationList, Sensitive, SyncReport,
+    device,
 };
 use certgate_policy::{CertificationClaim, LoadedPolicy, UserContext};
 use certgate_server::routes::CodeResponse;
@@ -21,7 +21,6 @@ use ed25519_dalek::SigningKey;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 
 use crate::error::{Error, Result};
-use crate::outbox::{AuditOutbox, TrainingOutbox};
 
 /// The tool surface of the demo's client key: an SDK copilot the demo policy allows.
 pub const LABEL: &str = "developer-sdk";
@@ -280,28 +279,11 @@ pub fn pass_quiz(records: &mut Records) -> Result<()> {
     Ok(())
 }
 
-/// Sends the training records' pending statements and fetches tokens, revocations and the
-/// policy, then uploads the proxy's audit records, as `certgate sync` does. The audit tables
-/// are read from the records' database (where the CLI demo and the app keep them). Blocking.
+/// [`crate::org::sync`] with the proxy's audit tables in the records' database (where the
+/// CLI demo and the app keep them). Blocking.
 pub fn sync(device_db: &Path, keys: &Keystore, records: Records) -> Result<SyncReport> {
     let audit_db = records.database().path().to_owned();
-    sync_with_audit(device_db, keys, records, &audit_db)
-}
-
-/// [`sync`] with the proxy's audit tables in `audit_db`. Blocking.
-pub fn sync_with_audit(
-    device_db: &Path,
-    keys: &Keystore,
-    records: Records,
-    audit_db: &Path,
-) -> Result<SyncReport> {
-    let mut db = Database::open(device_db)?;
-    let device = Device::load(&mut db, keys)?;
-    let mut outbox = TrainingOutbox::new(records);
-    let mut report = device.sync(&db, keys, &mut outbox, Utc::now())?;
-    let mut evidence = AuditOutbox::new(Database::open(audit_db)?)?;
-    report.evidence_uploaded = device.upload_evidence(&mut evidence)?;
-    Ok(report)
+    crate::org::sync(device_db, keys, records, &audit_db)
 }
 
 /// Demo only: approves exception request `id` as every approver role the demo policy

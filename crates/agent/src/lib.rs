@@ -19,6 +19,7 @@ pub mod enrol;
 pub mod error;
 pub mod exceptions;
 pub mod feed;
+pub mod org;
 pub mod outbox;
 pub mod stack;
 

@@ -147,7 +147,7 @@ async fn proxy_audit_records_reach_the_org_once_even_across_a_crash() {
         let (db, audit_db) = (device_db.clone(), audit_db.clone());
         blocking(move || {
             let records = Records::new(Database::open(&db)?)?;
-            demo::sync_with_audit(&db, &keys, records, &audit_db)
+            certgate_agent::org::sync(&db, &keys, records, &audit_db)
         })
     };
     let report = sync(keys.clone()).await.unwrap();

@@ -520,3 +520,17 @@ fn required_device_facts_come_from_the_rules() {
         "{err}"
     );
 }
+
+#[test]
+fn text_from_a_server_is_a_demo_when_signed_with_the_published_demo_key() {
+    let demo_key = demo::public_key().unwrap();
+    let loaded = load_signed_text(demo::POLICY, demo::SIGNATURE, "served", &demo_key).unwrap();
+    assert_eq!(loaded.trust, Trust::Demo);
+
+    let org_key = signing::SecretKey::generate().unwrap();
+    let signature = org_key.sign(demo::POLICY.as_bytes());
+    let loaded =
+        load_signed_text(demo::POLICY, &signature, "served", &org_key.public_key()).unwrap();
+    assert!(matches!(loaded.trust, Trust::Signed { .. }));
+    assert!(load_signed_text(demo::POLICY, &signature, "served", &demo_key).is_err());
+}
