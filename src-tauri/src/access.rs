@@ -53,16 +53,32 @@ struct Running {
     /// The proxy's evidence log, to read what the chat's requests had pseudonymized.
     audit: AuditLog,
     demo: Option<Demo>,
+    /// The enrolled device that syncs and files exception requests: the demo device in demo
+    /// mode, this device's real enrolment in org mode. `None` without an OS keyring.
+    device: Option<DeviceLink>,
     app_db: PathBuf,
 }
 
-/// The in-process demo org and what the device keeps about it.
+/// The in-process demo org.
 struct Demo {
     org: DemoOrg,
     _mock: MockHandle,
-    device_db: PathBuf,
-    /// `None` when no OS keyring is reachable: the demo device cannot hold a token then.
-    keys: Option<Keystore>,
+}
+
+/// An enrolled device: its database and the keyring holding its key.
+#[derive(Clone)]
+struct DeviceLink {
+    db: PathBuf,
+    keys: Keystore,
+}
+
+/// What org mode starts from: this device's enrolment and the org's managed settings.
+pub struct OrgDevice {
+    pub enrolment: certgate_credentials::metadata::Enrolment,
+    pub device: crate::device::DeviceStore,
+    /// The org's AI gateway per region (managed `modelUpstreams`).
+    pub upstreams: Vec<certgate_managed::ModelUpstream>,
+    pub port: u16,
 }
 
 fn access_error(message: impl std::fmt::Display) -> CommandError {
@@ -75,10 +91,20 @@ fn access_error(message: impl std::fmt::Display) -> CommandError {
 impl Access {
     /// Starts the stack (once). Errors are kept and shown, never fatal: the rest of the app
     /// (training, posture) works without copilot access.
-    pub async fn start(&self, policy: Arc<LoadedPolicy>, posture: PostureCache) {
+    pub async fn start(
+        &self,
+        policy: Arc<LoadedPolicy>,
+        posture: PostureCache,
+        org: Option<OrgDevice>,
+    ) {
         let result = self
             .running
-            .get_or_init(|| async { start(policy, posture, self.simulated_posture.clone()).await })
+            .get_or_init(|| async {
+                match org {
+                    Some(org) => start_org(policy, posture, org).await,
+                    None => start_demo(policy, posture, self.simulated_posture.clone()).await,
+                }
+            })
             .await;
         match result {
             Ok(r) => {
@@ -110,8 +136,8 @@ impl Access {
             .ok()
             .and_then(|db| certgate_proxy::audit::counts_since(db.conn(), start_of_today()).ok())
             .unwrap_or_default();
-        let notice = match &running.demo {
-            Some(d) if d.keys.is_none() => Some(
+        let notice = match (&running.demo, &running.device) {
+            (Some(_), None) => Some(
                 "No OS keyring is reachable, so this demo device cannot keep a certification \
                  token: access stays off. Start a Secret Service (e.g. gnome-keyring) and restart."
                     .to_owned(),
@@ -171,16 +197,11 @@ impl Access {
         let running = self
             .running()
             .ok_or_else(|| access_error("copilot access is still starting"))??;
-        if let Some(Demo {
-            device_db,
-            keys: Some(keys),
-            ..
-        }) = &running.demo
-        {
-            let (db, keys, app_db) = (device_db.clone(), keys.clone(), running.app_db.clone());
+        if let Some(DeviceLink { db, keys }) = running.device.clone() {
+            let app_db = running.app_db.clone();
             let report = tokio::task::spawn_blocking(move || {
                 let records = Records::new(Database::open(&app_db)?)?;
-                demo::sync(&db, &keys, records)
+                certgate_agent::org::sync(&db, &keys, records, &app_db)
             })
             .await
             .map_err(|_| access_error("the sync stopped"))?
@@ -188,7 +209,8 @@ impl Access {
             tracing::info!(
                 delivered = report.statements_delivered,
                 tokens = report.tokens_stored,
-                "synced with the demo org"
+                demo = running.demo.is_some(),
+                "synced with the org"
             );
         }
         running.stack.refresh().await.map_err(access_error)?;
@@ -210,23 +232,16 @@ impl Access {
         }
     }
 
-    /// The demo device's database and keys: where exception requests are filed from.
-    fn demo_device(&self) -> Result<(&Demo, PathBuf, Keystore), CommandError> {
+    /// The enrolled device exception requests are filed from.
+    fn device(&self) -> Result<DeviceLink, CommandError> {
         let running = self
             .running()
             .ok_or_else(|| access_error("copilot access is still starting"))??;
-        match &running.demo {
-            Some(
-                demo @ Demo {
-                    keys: Some(keys),
-                    device_db,
-                    ..
-                },
-            ) => Ok((demo, device_db.clone(), keys.clone())),
-            _ => Err(access_error(
+        running.device.clone().ok_or_else(|| {
+            access_error(
                 "exception requests need this device enrolled with the org (and an OS keyring)",
-            )),
-        }
+            )
+        })
     }
 
     /// Files an exception request for the app's tool surface.
@@ -234,7 +249,7 @@ impl Access {
         &self,
         input: ExceptionInput,
     ) -> Result<ExceptionView, CommandError> {
-        let (_, db, keys) = self.demo_device()?;
+        let DeviceLink { db, keys } = self.device()?;
         let request = certgate_credentials::wire::ExceptionRequest {
             track: input.track,
             tool: Some(demo::LABEL.to_owned()),
@@ -252,7 +267,7 @@ impl Access {
 
     /// Where a request stands.
     pub async fn exception_status(&self, id: String) -> Result<ExceptionView, CommandError> {
-        let (_, db, keys) = self.demo_device()?;
+        let DeviceLink { db, keys } = self.device()?;
         let status = tokio::task::spawn_blocking(move || {
             certgate_agent::exceptions::status(&db, &keys, &id)
         })
@@ -264,7 +279,15 @@ impl Access {
 
     /// Demo only: the demo org's approvers approve, then the grant is synced to the gate.
     pub async fn approve_exception_demo(&self, id: String) -> Result<ExceptionView, CommandError> {
-        let (demo, _, _) = self.demo_device()?;
+        let running = self
+            .running()
+            .ok_or_else(|| access_error("copilot access is still starting"))??;
+        let Some(demo) = &running.demo else {
+            return Err(access_error(
+                "only the demo organisation approves from the app; your org's approvers \
+                 decide on the server",
+            ));
+        };
         let (url, admin) = demo.org.admin();
         let status =
             tokio::task::spawn_blocking(move || demo::approve_exception(&url, &admin, &id))
@@ -351,8 +374,21 @@ pub fn spawn_start<R: tauri::Runtime>(app: tauri::AppHandle<R>) {
             return;
         };
         let cache = posture.cache.clone();
+        let org = state.enrolment.clone().map(|enrolment| {
+            let managed = app.state::<crate::settings::Settings>();
+            OrgDevice {
+                enrolment,
+                device: app.state::<crate::device::DeviceStore>().inner().clone(),
+                upstreams: managed
+                    .managed()
+                    .config()
+                    .map(|(c, _)| c.model_upstreams.clone())
+                    .unwrap_or_default(),
+                port: managed.effective().proxy_port.value,
+            }
+        });
         let access = app.state::<Access>();
-        access.start(policy, cache).await;
+        access.start(policy, cache, org).await;
         if let Some(Ok(running)) = access.running() {
             forward_blocks(app.clone(), running.stack.events());
             keep_syncing(app.clone());
@@ -445,15 +481,16 @@ fn start_of_today() -> chrono::DateTime<chrono::Utc> {
         .map_or_else(|| now.to_utc(), |t| t.to_utc())
 }
 
-async fn start(
+/// Demo mode: the demo org and the mock model in-process, the demo device enrolled with them.
+async fn start_demo(
     policy: Arc<LoadedPolicy>,
     posture: PostureCache,
     simulated: Arc<AtomicBool>,
 ) -> Result<Running, CommandError> {
     if policy.trust != certgate_policy::Trust::Demo {
         return Err(access_error(
-            "copilot access with an org policy needs this device enrolled with the org server \
-             and the org's model upstream; run `certgate enroll` and `certgate proxy` for now",
+            "copilot access with a policy named by CERTGATE_POLICY needs this device enrolled \
+             with the org: enrol in Certgate (or `certgate enroll`), or run `certgate proxy`",
         ));
     }
     let data_dir = certgate_store::paths::data_dir().map_err(access_error)?;
@@ -483,17 +520,16 @@ async fn start(
         "cg-demo-{}",
         certgate_agent::random_hex(16).map_err(access_error)?
     ));
-    let audit = AuditLog::open(
-        Database::open(&app_db).map_err(access_error)?,
-        policy.policy.logging_and_evidence.retention_days,
-    )
-    .map_err(access_error)?;
+    let device = keys.map(|keys| DeviceLink {
+        db: device_db,
+        keys,
+    });
     let feed = DeviceFeed {
         user: demo::user(),
-        certifications: match &keys {
-            Some(keys) => Certifications::Device {
-                db: device_db.clone(),
-                keys: keys.clone(),
+        certifications: match &device {
+            Some(d) => Certifications::Device {
+                db: d.db.clone(),
+                keys: d.keys.clone(),
             },
             None => Certifications::None,
         },
@@ -503,6 +539,76 @@ async fn start(
         },
     };
     let upstreams = demo::mock_upstreams(&policy, &format!("http://{}", mock.addr));
+    let launched = launch(policy, feed, &app_db, upstreams, PREFERRED_PORT, client_key).await?;
+    Ok(Running {
+        demo: Some(Demo { org, _mock: mock }),
+        device,
+        ..launched
+    })
+}
+
+/// Org mode: the proxy fed by this enrolled device (its user, tokens, grants and watched
+/// posture), forwarding to the org's AI gateway named in the managed configuration.
+async fn start_org(
+    policy: Arc<LoadedPolicy>,
+    posture: PostureCache,
+    org: OrgDevice,
+) -> Result<Running, CommandError> {
+    if org.upstreams.is_empty() {
+        return Err(access_error(
+            "your organisation has not named its AI gateway for this device (the managed \
+             setting modelUpstreams, e.g. \"eu-west-1=https://ai-gateway.example.org/eu\"); \
+             ask your IT team",
+        ));
+    }
+    let db = org.device.db()?;
+    let keys = org.device.keys()?;
+    let client_key = {
+        let keys = keys.clone();
+        tokio::task::spawn_blocking(move || certgate_proxy::key::load_or_create(&keys))
+            .await
+            .map_err(|_| access_error("reading the proxy key stopped"))?
+            .map_err(access_error)?
+            .0
+    };
+    let feed = DeviceFeed {
+        user: org.enrolment.user_context(),
+        certifications: Certifications::Device {
+            db: db.clone(),
+            keys: keys.clone(),
+        },
+        facts: Facts::Watched(Arc::new(move || posture.current())),
+    };
+    let upstreams = org
+        .upstreams
+        .iter()
+        .map(|u| certgate_proxy::Upstream {
+            region: u.region.clone(),
+            base_url: u.url.as_str().to_owned(),
+            api_key: None,
+        })
+        .collect();
+    let launched = launch(policy, feed, &db, upstreams, org.port, client_key).await?;
+    Ok(Running {
+        device: Some(DeviceLink { db, keys }),
+        ..launched
+    })
+}
+
+/// The proxy on `port` (or a free one when it is taken) with the tools' key and the chat's.
+async fn launch(
+    policy: Arc<LoadedPolicy>,
+    feed: DeviceFeed,
+    app_db: &std::path::Path,
+    upstreams: Vec<certgate_proxy::Upstream>,
+    port: u16,
+    client_key: Sensitive,
+) -> Result<Running, CommandError> {
+    let audit = AuditLog::open(
+        Database::open(app_db).map_err(access_error)?,
+        policy.policy.logging_and_evidence.retention_days,
+    )
+    .map_err(access_error)?;
     let options = |port: u16| StackOptions {
         config: ProxyConfig {
             listen: ([127, 0, 0, 1], port).into(),
@@ -515,28 +621,19 @@ async fn start(
         },
         refresh_every: REFRESH,
     };
-    let stack = match LocalStack::start(
-        policy.clone(),
-        feed.clone(),
-        audit.clone(),
-        options(PREFERRED_PORT),
-    )
-    .await
-    {
-        Ok(s) => s,
-        Err(certgate_agent::Error::Proxy(e))
-            if matches!(*e, certgate_proxy::Error::Bind { .. }) =>
-        {
-            tracing::warn!(
-                port = PREFERRED_PORT,
-                "port busy; the proxy takes a free one"
-            );
-            LocalStack::start(policy, feed, audit.clone(), options(0))
-                .await
-                .map_err(access_error)?
-        }
-        Err(e) => return Err(access_error(e)),
-    };
+    let stack =
+        match LocalStack::start(policy.clone(), feed.clone(), audit.clone(), options(port)).await {
+            Ok(s) => s,
+            Err(certgate_agent::Error::Proxy(e))
+                if matches!(*e, certgate_proxy::Error::Bind { .. }) =>
+            {
+                tracing::warn!(port, "port busy; the proxy takes a free one");
+                LocalStack::start(policy, feed, audit.clone(), options(0))
+                    .await
+                    .map_err(access_error)?
+            }
+            Err(e) => return Err(access_error(e)),
+        };
     // The chat is a tool of its own: its own key and the desktop app's tool surface.
     let chat_key = Sensitive::new(format!(
         "cg-chat-{}",
@@ -552,18 +649,13 @@ async fn start(
             label: CHAT_TOOL.to_owned(),
         },
     ]);
-    let running = Running {
+    Ok(Running {
         stack,
         client_key,
         chat_key,
         audit,
-        demo: Some(Demo {
-            org,
-            _mock: mock,
-            device_db,
-            keys,
-        }),
-        app_db,
-    };
-    Ok(running)
+        demo: None,
+        device: None,
+        app_db: app_db.to_owned(),
+    })
 }

@@ -443,6 +443,18 @@ impl From<&certgate_policy::Reason> for ReasonView {
     }
 }
 
+/// This device's enrolment with an org, after enrolling.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct EnrolmentView {
+    pub server_url: String,
+    pub user_id: String,
+    pub device_id: String,
+    /// The org policy fetched by the first sync (the app switches to it on restart).
+    pub policy_id: Option<String>,
+    pub course_installed: bool,
+}
+
 /// The Copilot access card: where tools point, with which key, and whether they get through.
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]

@@ -46,6 +46,8 @@ pub enum ErrorCode {
     Access,
     /// A setting is managed by the organisation, or could not be saved.
     Settings,
+    /// Enrolment with an org server failed or was refused (managed configuration, code).
+    Enrolment,
     /// Something in the app itself broke (random source, rule engine start-up).
     Internal,
 }

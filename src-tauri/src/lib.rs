@@ -7,6 +7,7 @@
 
 mod access;
 mod commands;
+mod device;
 mod dto;
 mod error;
 mod notify;
@@ -24,12 +25,18 @@ pub const MAIN_WINDOW: &str = "main";
 
 /// Commands, state and window behaviour, for any runtime (the real one or the mock).
 pub fn build<R: Runtime>(builder: Builder<R>) -> Builder<R> {
-    with_state(builder, state::AppState::load())
+    let device = device::DeviceStore::system();
+    with_state(builder, state::AppState::load(&device), device)
 }
 
-fn with_state<R: Runtime>(builder: Builder<R>, state: state::AppState) -> Builder<R> {
+fn with_state<R: Runtime>(
+    builder: Builder<R>,
+    state: state::AppState,
+    device: device::DeviceStore,
+) -> Builder<R> {
     builder
         .manage(state)
+        .manage(device)
         .manage(access::Access::default())
         .manage(settings::Settings::load())
         .manage(tray::PendingScreen::default())
@@ -61,6 +68,8 @@ fn with_state<R: Runtime>(builder: Builder<R>, state: state::AppState) -> Builde
             commands::training::get_acknowledgement,
             commands::training::sign_acknowledgement,
             commands::window::take_pending_screen,
+            commands::window::restart_app,
+            commands::enrol::enroll_device,
         ])
         .on_window_event(|window, event| {
             // Closing the window destroys it, and WebKit's web process with it (~250 MB); the

@@ -62,6 +62,11 @@ impl Settings {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// The organisation's managed configuration as read at start (valid, invalid or absent).
+    pub fn managed(&self) -> &Managed {
+        &self.managed
+    }
+
     pub fn effective(&self) -> certgate_managed::Effective {
         merge(&self.user(), &self.managed)
     }

@@ -31,6 +31,9 @@ pub struct AppState {
     pub policy: Result<Arc<LoadedPolicy>, CommandError>,
     pub training: Result<Training, CommandError>,
     pub posture: Result<Posture, CommandError>,
+    /// Set when the app runs on the org this device is enrolled with (its synced policy and
+    /// course); `None` in demo mode or on a policy named by `CERTGATE_POLICY`.
+    pub enrolment: Option<certgate_credentials::metadata::Enrolment>,
 }
 
 /// The course and the local records.
@@ -60,11 +63,19 @@ impl AppState {
     /// Demo mode: the embedded demo policy and course (signed with the demo key), records in
     /// the data directory (`CERTGATE_HOME` overrides it), posture watched at the policy's
     /// interval.
-    pub fn load() -> Self {
-        let policy = load_policy(
-            std::env::var_os(POLICY_ENV).map(PathBuf::from),
-            std::env::var_os(ORG_KEY_ENV).map(PathBuf::from),
-        );
+    pub fn load(device: &crate::device::DeviceStore) -> Self {
+        let named = std::env::var_os(POLICY_ENV).map(PathBuf::from);
+        // A policy named explicitly wins; else the org this device is enrolled with; else
+        // the demo.
+        let (policy, bundle, enrolment) = match (&named, device.org_content()) {
+            (None, Ok(Some(org))) => (Ok(org.policy), org.bundle, Some(org.enrolment)),
+            (None, Err(e)) => (Err(e), None, None),
+            _ => (
+                load_policy(named, std::env::var_os(ORG_KEY_ENV).map(PathBuf::from)),
+                None,
+                None,
+            ),
+        };
         match &policy {
             Ok(loaded) if loaded.trust == certgate_policy::Trust::Demo => tracing::info!(
                 policy_id = %loaded.summary().policy_id,
@@ -81,7 +92,7 @@ impl AppState {
         let training = policy
             .as_ref()
             .map_err(Clone::clone)
-            .and_then(Training::load);
+            .and_then(|p| Training::load(p, bundle));
         if let Err(err) = &training {
             tracing::error!(code = ?err.code, "training: {}", err.message);
         }
@@ -105,6 +116,7 @@ impl AppState {
             policy: policy.map(Arc::new),
             training,
             posture,
+            enrolment,
         }
     }
 
@@ -127,6 +139,7 @@ impl AppState {
             policy: policy.map(Arc::new),
             training,
             posture,
+            enrolment: None,
         }
     }
 
@@ -193,8 +206,12 @@ fn store_err(e: certgate_training::Error) -> CommandError {
 }
 
 impl Training {
-    fn load(policy: &LoadedPolicy) -> Result<Self, CommandError> {
-        let bundle = certgate_training::demo::bundle(policy).map_err(store_err)?;
+    /// The org's course when it published one, else the embedded demo course.
+    fn load(policy: &LoadedPolicy, bundle: Option<Bundle>) -> Result<Self, CommandError> {
+        let bundle = match bundle {
+            Some(b) => b,
+            None => certgate_training::demo::bundle(policy).map_err(store_err)?,
+        };
         let records = Records::open_default().map_err(store_err)?;
         Ok(Self {
             bundle,

@@ -112,8 +112,10 @@ fn a_policy_that_failed_to_load_reaches_the_ui_as_a_command_error() {
         policy: Err(no_cel()),
         training: Err(no_cel()),
         posture: Err(no_cel()),
+        enrolment: None,
     };
-    let (_app, webview) = app_with(with_state(mock_builder(), failed));
+    let device = device::DeviceStore::system();
+    let (_app, webview) = app_with(with_state(mock_builder(), failed, device));
 
     let err = invoke(&webview, "get_policy_summary").expect_err("there is no policy to summarise");
 
@@ -165,6 +167,7 @@ fn export_bindings() {
     dto::AttemptResult::export_all(&cfg).unwrap();
     dto::AcknowledgementView::export_all(&cfg).unwrap();
     dto::AccessView::export_all(&cfg).unwrap();
+    dto::EnrolmentView::export_all(&cfg).unwrap();
     dto::ActivityItem::export_all(&cfg).unwrap();
     dto::SettingsView::export_all(&cfg).unwrap();
     dto::ExceptionForm::export_all(&cfg).unwrap();
@@ -189,7 +192,8 @@ fn demo() -> Demo {
     let db = certgate_store::Database::open(&dir.path().join("certgate.db")).unwrap();
     let records = certgate_training::Records::new(db).unwrap();
     let state = state::AppState::for_tests(records, &sysroot);
-    let (app, webview) = app_with(with_state(mock_builder(), state));
+    let device = device::DeviceStore::new(dir.path().join("certgate.db"), None);
+    let (app, webview) = app_with(with_state(mock_builder(), state, device));
     Demo {
         _dir: dir,
         _app: app,
@@ -500,4 +504,143 @@ fn an_org_policy_must_carry_the_org_signature() {
         crate::state::load_policy(None, None).unwrap().trust.label(),
         "demo"
     );
+}
+
+/// Enrolment in the app: a wrong code is refused with the reason and enrols nothing; the
+/// right one enrols with a real org server on loopback and fetches its policy and course, and
+/// the next start of the app runs on them (org mode).
+#[test]
+fn enrolling_fetches_the_org_content_that_the_next_start_runs_on() {
+    use certgate_agent::demo::{self, DemoOrg};
+    let service = format!(
+        "certgate-app-test-{}",
+        certgate_agent::random_hex(6).unwrap()
+    );
+    let Some(keys) = certgate_credentials::keystore::keystore_for_tests(&service) else {
+        return;
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let org = rt
+        .block_on(DemoOrg::start(&dir.path().join("org")))
+        .unwrap();
+    let (url, admin) = org.admin();
+    let code = demo::enrolment_code(&url, &admin).unwrap();
+
+    let device_dir = dir.path().join("device");
+    std::fs::create_dir_all(device_dir.join("sysroot")).unwrap();
+    let device = device::DeviceStore::new(device_dir.join("certgate.db"), Some(keys));
+    let records = certgate_training::Records::new(
+        certgate_store::Database::open(&device_dir.join("certgate.db")).unwrap(),
+    )
+    .unwrap();
+    let state = state::AppState::for_tests(records, &device_dir.join("sysroot"));
+    let (_app, webview) = app_with(with_state(mock_builder(), state, device.clone()));
+
+    let err = invoke_with(
+        &webview,
+        "enroll_device",
+        serde_json::json!({"server": url, "code": "WRONG-CODE-1"}),
+    )
+    .expect_err("an unknown code is refused");
+    assert_eq!(err["code"], "enrolment", "{err}");
+    assert!(device.org_content().unwrap().is_none(), "nothing enrolled");
+
+    let view = invoke_with(
+        &webview,
+        "enroll_device",
+        serde_json::json!({"server": url, "code": code}),
+    )
+    .unwrap();
+    assert_eq!(view["serverUrl"], url.as_str());
+    assert_eq!(view["userId"], demo::USER);
+    assert_eq!(view["policyId"], "northwind-demo-external-ai-gate");
+    assert_eq!(view["courseInstalled"], true);
+
+    let next = state::AppState::load(&device);
+    let enrolment = next
+        .enrolment
+        .as_ref()
+        .expect("the next start is in org mode");
+    assert_eq!(enrolment.server_url, url);
+    let policy = next.policy().unwrap();
+    assert!(
+        policy.source.contains("org server"),
+        "runs on the synced org policy: {}",
+        policy.source
+    );
+    assert!(
+        next.training
+            .as_ref()
+            .unwrap()
+            .bundle
+            .track(demo::TRACK)
+            .is_some()
+    );
+
+    // Org mode's copilot access: the proxy fed by this enrolled device, forwarding to the
+    // org's gateway from the managed configuration (here a mock model on loopback).
+    let mock = rt
+        .block_on(certgate_proxy::mock::start(
+            ([127, 0, 0, 1], 0).into(),
+            certgate_proxy::mock::MockOptions::default(),
+        ))
+        .unwrap();
+    let org_device = |upstreams: &str| access::OrgDevice {
+        enrolment: enrolment.clone(),
+        device: device.clone(),
+        upstreams: if upstreams.is_empty() {
+            Vec::new()
+        } else {
+            certgate_managed::parse_model_upstreams(upstreams).unwrap()
+        },
+        port: 0,
+    };
+    let start = |org: access::OrgDevice| {
+        let access = access::Access::default();
+        let (policy, cache) = (
+            next.shared_policy().unwrap(),
+            next.posture().unwrap().cache.clone(),
+        );
+        rt.block_on(access.start(policy, cache, Some(org)));
+        access
+    };
+    let access = start(org_device(&format!(
+        "{}=http://{}",
+        demo::REGION,
+        mock.addr
+    )));
+    let view = access.view();
+    assert_eq!(view.state, dto::AccessState::Blocked, "{view:?}");
+    assert!(!view.demo);
+    assert!(
+        view.reasons.iter().any(|r| r.message.contains(demo::TRACK)),
+        "not certified yet: {view:?}"
+    );
+    let (url, key) = (view.proxy_url.unwrap(), view.api_key.unwrap());
+    certgate_credentials::client::install_tls_provider();
+    let refused = reqwest::blocking::Client::new()
+        .post(format!("{url}/v1/chat/completions"))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({"model": "gpt-4o-mini",
+            "messages": [{"role": "user", "content": "hello"}]}))
+        .send()
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 403);
+    assert!(
+        mock.state.requests().is_empty(),
+        "nothing reached the model"
+    );
+
+    let unconfigured = start(org_device(""));
+    let view = unconfigured.view();
+    assert_eq!(view.state, dto::AccessState::Unavailable);
+    assert!(
+        view.notice
+            .as_deref()
+            .unwrap_or("")
+            .contains("modelUpstreams"),
+        "{view:?}"
+    );
+    drop(org);
 }

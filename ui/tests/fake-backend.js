@@ -111,6 +111,14 @@ export function createBackend(options = {}) {
     },
     get_posture: () => posture(),
     take_pending_screen: () => state.pendingScreen ?? null,
+    enroll_device: ({ server, code }) => {
+      if (code !== "ABCD-1234") {
+        fail("enrolment", `the server refused the code: it is unknown or was already used (${server})`);
+      }
+      state.enrolled = server;
+      return { serverUrl: server, userId: "ada@partner.example", deviceId: "dev-1", policyId: "acme-ai-gate", courseInstalled: true };
+    },
+    restart_app: () => { state.restarted = (state.restarted ?? 0) + 1; return null; },
     get_access: () => access(),
     sync_now: () => { state.synced += 1; return access(); },
     simulate_compliant_device: ({ on }) => { state.simulated = Boolean(on); return access(); },

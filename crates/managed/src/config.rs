@@ -13,13 +13,14 @@ use crate::source::{At, ManagedSource};
 
 /// The setting names, as IT writes them (TOML keys, plist keys; registry value names match
 /// them ignoring case, e.g. `ServerUrl`).
-pub const FIELDS: [&str; 6] = [
+pub const FIELDS: [&str; 7] = [
     "serverUrl",
     "orgKey",
     "enrolmentMode",
     "proxyPort",
     "autostart",
     "usageTelemetry",
+    "modelUpstreams",
 ];
 
 /// Settings whose value is true/false (the registry writes them as DWORD 0/1).
@@ -82,6 +83,7 @@ pub struct ManagedFile<V> {
     pub autostart: Option<V>,
     /// Send usage logs (which tools, decisions, finding types — never content) to the org server.
     pub usage_telemetry: Option<V>,
+    pub model_upstreams: Option<V>,
 }
 
 impl<V> Default for ManagedFile<V> {
@@ -93,6 +95,7 @@ impl<V> Default for ManagedFile<V> {
             proxy_port: None,
             autostart: None,
             usage_telemetry: None,
+            model_upstreams: None,
         }
     }
 }
@@ -107,6 +110,7 @@ impl<V> ManagedFile<V> {
             "proxyPort" => &mut self.proxy_port,
             "autostart" => &mut self.autostart,
             "usageTelemetry" => &mut self.usage_telemetry,
+            "modelUpstreams" => &mut self.model_upstreams,
             _ => return None,
         })
     }
@@ -119,6 +123,7 @@ impl<V> ManagedFile<V> {
             proxy_port: self.proxy_port.map(&f),
             autostart: self.autostart.map(&f),
             usage_telemetry: self.usage_telemetry.map(&f),
+            model_upstreams: self.model_upstreams.map(&f),
         }
     }
 }
@@ -155,6 +160,46 @@ pub struct ManagedConfig {
     pub proxy_port: Option<u16>,
     pub autostart: Option<bool>,
     pub usage_telemetry: Option<bool>,
+    /// The org's AI gateway per region the copilot proxy forwards to, in the order written.
+    pub model_upstreams: Vec<ModelUpstream>,
+}
+
+/// Where the proxy sends a region's requests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModelUpstream {
+    pub region: String,
+    pub url: ServerUrl,
+}
+
+/// Parses `region=URL, region=URL` (one text value, so every platform's format can carry it).
+pub fn parse_model_upstreams(text: &str) -> Result<Vec<ModelUpstream>, String> {
+    let mut out: Vec<ModelUpstream> = Vec::new();
+    for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let Some((region, url)) = entry.split_once('=') else {
+            return Err(format!("{entry:?} is not region=URL"));
+        };
+        let region = region.trim();
+        if region.is_empty()
+            || !region
+                .bytes()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+        {
+            return Err(format!("{region:?} is not a region name like eu-west-1"));
+        }
+        if out.iter().any(|u| u.region == region) {
+            return Err(format!("region {region} is named twice"));
+        }
+        let url = ServerUrl::parse(url)
+            .map_err(|e| format!("the URL for {region} is not usable: {e}"))?;
+        out.push(ModelUpstream {
+            region: region.to_owned(),
+            url,
+        });
+    }
+    if out.is_empty() {
+        return Err("names no region".to_owned());
+    }
+    Ok(out)
 }
 
 impl ManagedConfig {
@@ -316,6 +361,26 @@ pub fn validate(
     let autostart = flag(&file.autostart, "autostart");
     let usage_telemetry = flag(&file.usage_telemetry, "usageTelemetry");
 
+    let model_upstreams = file.model_upstreams.as_ref().map_or_else(Vec::new, |v| {
+        let fix = "write region=URL pairs separated by commas, e.g. \
+                   \"eu-west-1=https://ai-gateway.example.org/eu\"";
+        match &v.value {
+            Raw::Text(t) => parse_model_upstreams(t).unwrap_or_else(|message| {
+                problem(&v.at, "modelUpstreams", message, fix);
+                Vec::new()
+            }),
+            other => {
+                problem(
+                    &v.at,
+                    "modelUpstreams",
+                    format!("expected text, found {}", other.kind()),
+                    fix,
+                );
+                Vec::new()
+            }
+        }
+    });
+
     match (enrolment_mode, &file.server_url, &file.enrolment_mode) {
         (Some(EnrolmentMode::Managed), None, Some(mode)) => problem(
             &mode.at,
@@ -342,6 +407,7 @@ pub fn validate(
             proxy_port,
             autostart,
             usage_telemetry,
+            model_upstreams,
         })
     } else {
         Err(Invalid {
@@ -370,6 +436,38 @@ mod tests {
     }
 
     #[test]
+    fn model_upstreams_are_region_url_pairs_with_the_server_url_rules() {
+        let ups = parse_model_upstreams(
+            " eu-west-1=https://gw.example.org/eu/ , us-east-1=http://127.0.0.1:9099",
+        )
+        .unwrap();
+        assert_eq!(ups.len(), 2);
+        assert_eq!(ups[0].region, "eu-west-1");
+        assert_eq!(ups[0].url.as_str(), "https://gw.example.org/eu");
+        assert_eq!(ups[1].url.as_str(), "http://127.0.0.1:9099");
+        for (bad, why) in [
+            ("eu-west-1", "not region=URL"),
+            ("EU=https://gw.example.org", "not a region name"),
+            ("eu-west-1=http://gw.example.org", "not usable"),
+            ("a=https://x.example,a=https://y.example", "named twice"),
+            (" , ", "names no region"),
+        ] {
+            let err = parse_model_upstreams(bad).unwrap_err();
+            assert!(err.contains(why), "{bad}: {err}");
+        }
+        let file = ManagedFile {
+            model_upstreams: at(7, text("eu-west-1")),
+            ..ManagedFile::default()
+        };
+        let invalid = validate(file, &source()).unwrap_err();
+        assert_eq!(invalid.problems.len(), 1);
+        let p = &invalid.problems[0];
+        assert_eq!(p.field.as_deref(), Some("modelUpstreams"));
+        assert_eq!(p.line, Some(7));
+        assert!(p.fix.contains("region=URL"), "{}", p.fix);
+    }
+
+    #[test]
     fn a_full_configuration_validates() {
         let file = ManagedFile {
             server_url: at(1, text("https://certgate.example.org/")),
@@ -378,8 +476,10 @@ mod tests {
             proxy_port: at(4, Raw::Int(8787)),
             autostart: at(5, Raw::Bool(true)),
             usage_telemetry: at(6, Raw::Bool(false)),
+            model_upstreams: at(7, text("eu-west-1=https://ai-gateway.example.org/eu")),
         };
         let config = validate(file, &source()).unwrap();
+        assert_eq!(config.model_upstreams.len(), 1);
         assert_eq!(
             config.server_url.as_ref().map(ServerUrl::as_str),
             Some("https://certgate.example.org")
@@ -417,6 +517,7 @@ mod tests {
             proxy_port: at(4, text("8787")),
             autostart: at(5, Raw::Int(1)),
             usage_telemetry: at(6, Raw::Float(1.0)),
+            model_upstreams: at(7, Raw::Int(1)),
         };
         let err = validate(file, &source()).unwrap_err();
         let fields: Vec<_> = err
@@ -432,9 +533,10 @@ mod tests {
                 "enrolmentMode",
                 "proxyPort",
                 "autostart",
-                "usageTelemetry"
+                "usageTelemetry",
+                "modelUpstreams"
             ],
-            "all six are wrong and all six are reported, in order"
+            "all seven are wrong and all seven are reported, in order"
         );
         let port = &err.problems[3];
         assert_eq!(port.place, "/etc/certgate/managed.toml:4:13");

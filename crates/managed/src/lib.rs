@@ -24,7 +24,7 @@ mod settings;
 mod source;
 mod toml_file;
 
-pub use config::{EnrolmentMode, ManagedConfig, ManagedFile};
+pub use config::{EnrolmentMode, ManagedConfig, ManagedFile, ModelUpstream, parse_model_upstreams};
 pub use error::{CodeProblem, Error, Invalid, LinkError, Problem, Refused, Result};
 pub use key::{OrgKeyPin, fingerprint, fingerprint_pem};
 pub use link::{EnrolmentCode, EnrolmentLink};

@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod dashboard;
+pub mod enrol;
 pub mod policy;
 pub mod posture;
 pub mod settings;

@@ -1,6 +1,6 @@
 //! The window's own plumbing.
 
-use tauri::State;
+use tauri::{AppHandle, Runtime, State};
 
 use crate::tray::PendingScreen;
 
@@ -8,4 +8,11 @@ use crate::tray::PendingScreen;
 #[tauri::command]
 pub fn take_pending_screen(pending: State<'_, PendingScreen>) -> Option<String> {
     pending.take()
+}
+
+/// Starts the app again (after enrolling: it then runs on the org's policy and course).
+#[tauri::command]
+pub fn restart_app<R: Runtime>(app: AppHandle<R>) {
+    tracing::info!("restarting at the user's request");
+    app.restart();
 }

@@ -13,6 +13,7 @@ import type { ChatReplyView } from "./bindings/ChatReplyView";
 import type { ChatTurn } from "./bindings/ChatTurn";
 import type { CommandError } from "./bindings/CommandError";
 import type { Dashboard } from "./bindings/Dashboard";
+import type { EnrolmentView } from "./bindings/EnrolmentView";
 import type { ExceptionForm } from "./bindings/ExceptionForm";
 import type { ExceptionInput } from "./bindings/ExceptionInput";
 import type { ExceptionView } from "./bindings/ExceptionView";
@@ -37,6 +38,7 @@ export type {
   ChatTurn,
   CommandError,
   Dashboard,
+  EnrolmentView,
   ExceptionForm,
   ExceptionInput,
   ExceptionView,
@@ -166,6 +168,16 @@ export function getAcknowledgement(): Promise<AcknowledgementView> {
 
 export function signAcknowledgement(fullName: string): Promise<AcknowledgementView> {
   return invoke<AcknowledgementView>("sign_acknowledgement", { fullName });
+}
+
+/** Enrols this device with the org server using the one-time code; fetches its policy and course. */
+export function enrollDevice(server: string, code: string): Promise<EnrolmentView> {
+  return invoke<EnrolmentView>("enroll_device", { server, code });
+}
+
+/** Starts the app again (after enrolling it runs on the org's policy). */
+export function restartApp(): Promise<void> {
+  return invoke<void>("restart_app");
 }
 
 /** The screen the tray asked for before this window existed, once (or null). */

@@ -3,4 +3,4 @@
 /**
  * Stable, kebab-case error codes; the UI may switch on them.
  */
-export type ErrorCode = "policy-io" | "policy-invalid" | "policy-unsigned" | "policy-signature" | "policy-key" | "content-io" | "content-invalid" | "store" | "not-found" | "no-attempt" | "invalid-answer" | "attempt-blocked" | "name-required" | "access" | "settings" | "internal";
+export type ErrorCode = "policy-io" | "policy-invalid" | "policy-unsigned" | "policy-signature" | "policy-key" | "content-io" | "content-invalid" | "store" | "not-found" | "no-attempt" | "invalid-answer" | "attempt-blocked" | "name-required" | "access" | "settings" | "enrolment" | "internal";

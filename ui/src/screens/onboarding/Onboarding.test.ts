@@ -37,4 +37,21 @@ describe("onboarding wizard", () => {
     await fireEvent.click(screen.getByRole("button", { name: "Open the dashboard" }));
     expect(done).toBe(true);
   });
+
+  it("enrols with the org server and its one-time code, says what failed, then offers the restart", async () => {
+    const backend = fakeBackend();
+    render(Onboarding, { track: "AI_CONSUMER_EXTERNAL", ondone: () => {} });
+    await fireEvent.input(screen.getByLabelText("Organisation server"), { target: { value: "https://certgate.acme.example" } });
+    await fireEvent.input(screen.getByLabelText("One-time enrolment code"), { target: { value: "WRONG" } });
+    await fireEvent.submit(screen.getByTestId("enrol-form"));
+    expect((await screen.findByTestId("enrol-error")).textContent).toContain("refused the code");
+    await fireEvent.input(screen.getByLabelText("One-time enrolment code"), { target: { value: "ABCD-1234" } });
+    await fireEvent.submit(screen.getByTestId("enrol-form"));
+    const enrolled = await screen.findByTestId("enrolled");
+    expect(enrolled.textContent).toContain("https://certgate.acme.example as ada@partner.example");
+    expect(enrolled.textContent).toContain("acme-ai-gate");
+    expect(screen.queryByTestId("enrol-error")).toBeNull();
+    await fireEvent.click(screen.getByRole("button", { name: "Restart Certgate now" }));
+    expect(backend.state.restarted).toBe(1);
+  });
 });
