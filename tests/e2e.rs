@@ -507,6 +507,60 @@ fn tray_copies_the_proxy_address_and_key_and_switches_access_off_and_on() {
     app.assert_running();
 }
 
+/// The link from the onboarding e-mail, opened while the app runs: the desktop starts a second
+/// instance with it, which hands it to the first (single-instance + deep-link plugins) and
+/// exits; the first shows the enrolment step with both fields filled.
+#[test]
+fn an_enrolment_link_fills_the_enrolment_step_of_the_running_app() {
+    require_desktop_session();
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("certgate");
+    std::fs::create_dir_all(&data).unwrap();
+    let log = home.path().join("driver.log");
+    let session = webdriver::Session::start(
+        &certgate_e2e::app_binary(),
+        &[("HOME", home.path()), ("CERTGATE_HOME", &data)],
+        &log,
+    );
+    session.wait_for("[data-testid=enrol-form]", Duration::from_secs(90));
+
+    let link =
+        "certgate://enroll?server=https%3A%2F%2Fcertgate.acme.example&code=AbCdEfGhIjKlMnOpQrSt";
+    let mut second = std::process::Command::new(certgate_e2e::app_binary())
+        .arg(link)
+        .env("HOME", home.path())
+        .env("CERTGATE_HOME", &data)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let status = poll(Duration::from_secs(30), || second.try_wait().ok().flatten());
+    if status.is_none() {
+        let _ = second.kill();
+    }
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "the second launch hands the link over and exits: {status:?}"
+    );
+    let value = |field: &str| {
+        session.script(&format!(
+            "return document.querySelector('[data-testid={field}]')?.value ?? null"
+        ))
+    };
+    poll(Duration::from_secs(20), || {
+        (value("enrol-server") == "https://certgate.acme.example").then_some(())
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "the enrolment step was not filled from the link (server field {:?}); log:\n{}",
+            value("enrol-server"),
+            session.log()
+        )
+    });
+    assert_eq!(value("enrol-code"), "AbCdEfGhIjKlMnOpQrSt");
+    shot_window("app-enrolment-link");
+}
+
 /// Closing the window leaves the app in the tray; reports the idle memory of the app process
 /// (WebKit's processes reported separately), the figure the README's table carries.
 #[test]

@@ -443,6 +443,16 @@ impl From<&certgate_policy::Reason> for ReasonView {
     }
 }
 
+/// An enrolment link the app was opened with: the form's two fields, or why it was refused
+/// (the managed configuration names another server, or the link is malformed).
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct EnrolmentLinkView {
+    pub server: Option<String>,
+    pub code: Option<String>,
+    pub refused: Option<String>,
+}
+
 /// This device's enrolment with an org, after enrolling.
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]

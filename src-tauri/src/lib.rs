@@ -10,6 +10,7 @@ mod commands;
 mod device;
 mod dto;
 mod error;
+mod link;
 mod notify;
 mod settings;
 mod state;
@@ -40,6 +41,7 @@ fn with_state<R: Runtime>(
         .manage(access::Access::default())
         .manage(settings::Settings::load())
         .manage(tray::PendingScreen::default())
+        .manage(link::PendingLink::default())
         .invoke_handler(tauri::generate_handler![
             commands::access::get_access,
             commands::access::sync_now,
@@ -69,6 +71,7 @@ fn with_state<R: Runtime>(
             commands::training::sign_acknowledgement,
             commands::window::take_pending_screen,
             commands::window::restart_app,
+            commands::window::take_enrolment_link,
             commands::enrol::enroll_device,
         ])
         .on_window_event(|window, event| {
@@ -93,6 +96,7 @@ pub fn run() -> tauri::Result<()> {
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
             tray::show_main_window(app);
         }))
+        .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_autostart::Builder::new().build())
         .plugin(tauri_plugin_clipboard_manager::init());
     let app = build(builder)
@@ -108,6 +112,15 @@ pub fn run() -> tauri::Result<()> {
                 .value;
             settings::apply_autostart(app.handle(), autostart);
             access::spawn_start(app.handle().clone());
+            // An enrolment link that started the app, and those that arrive later (a second
+            // launch hands its link over through the single-instance plugin).
+            use tauri_plugin_deep_link::DeepLinkExt;
+            if let Ok(Some(first)) = app.deep_link().get_current() {
+                link::receive(app.handle(), first);
+            }
+            let handle = app.handle().clone();
+            app.deep_link()
+                .on_open_url(move |event| link::receive(&handle, event.urls()));
             Ok(())
         })
         .build(tauri::generate_context!())?;

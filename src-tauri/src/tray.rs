@@ -333,7 +333,7 @@ impl PendingScreen {
 }
 
 /// Shows the window on `screen`: told by event when the window is alive, else on its start.
-fn open_screen<R: Runtime>(app: &AppHandle<R>, screen: &str) {
+pub fn open_screen<R: Runtime>(app: &AppHandle<R>, screen: &str) {
     if app.get_webview_window(MAIN_WINDOW).is_none() {
         app.state::<PendingScreen>().set(screen);
         show_main_window(app);

@@ -118,6 +118,7 @@ export function createBackend(options = {}) {
       state.enrolled = server;
       return { serverUrl: server, userId: "ada@partner.example", deviceId: "dev-1", policyId: "acme-ai-gate", courseInstalled: true };
     },
+    take_enrolment_link: () => { const l = state.link ?? null; state.link = null; return l; },
     restart_app: () => { state.restarted = (state.restarted ?? 0) + 1; return null; },
     get_access: () => access(),
     sync_now: () => { state.synced += 1; return access(); },

@@ -13,6 +13,7 @@ import type { ChatReplyView } from "./bindings/ChatReplyView";
 import type { ChatTurn } from "./bindings/ChatTurn";
 import type { CommandError } from "./bindings/CommandError";
 import type { Dashboard } from "./bindings/Dashboard";
+import type { EnrolmentLinkView } from "./bindings/EnrolmentLinkView";
 import type { EnrolmentView } from "./bindings/EnrolmentView";
 import type { ExceptionForm } from "./bindings/ExceptionForm";
 import type { ExceptionInput } from "./bindings/ExceptionInput";
@@ -38,6 +39,7 @@ export type {
   ChatTurn,
   CommandError,
   Dashboard,
+  EnrolmentLinkView,
   EnrolmentView,
   ExceptionForm,
   ExceptionInput,
@@ -173,6 +175,16 @@ export function signAcknowledgement(fullName: string): Promise<AcknowledgementVi
 /** Enrols this device with the org server using the one-time code; fetches its policy and course. */
 export function enrollDevice(server: string, code: string): Promise<EnrolmentView> {
   return invoke<EnrolmentView>("enroll_device", { server, code });
+}
+
+/** The enrolment link the app was opened with, once: the fields to fill, or why it was refused. */
+export function takeEnrolmentLink(): Promise<EnrolmentLinkView | null> {
+  return invoke<EnrolmentLinkView | null>("take_enrolment_link");
+}
+
+/** A `certgate://enroll` link arrived while the window is open; returns the unsubscribe function. */
+export function onEnrolmentLink(handler: () => void): Promise<() => void> {
+  return listen("enrolment-link", () => handler());
 }
 
 /** Starts the app again (after enrolling it runs on the org's policy). */

@@ -54,4 +54,18 @@ describe("onboarding wizard", () => {
     await fireEvent.click(screen.getByRole("button", { name: "Restart Certgate now" }));
     expect(backend.state.restarted).toBe(1);
   });
+
+  it("an enrolment link fills both fields; a refused one says why and fills nothing", async () => {
+    const backend = fakeBackend();
+    backend.state.link = { server: "https://certgate.acme.example", code: "AbCdEfGhIjKlMnOpQrSt", refused: null };
+    render(Onboarding, { track: "AI_CONSUMER_EXTERNAL", ondone: () => {} });
+    await screen.findByDisplayValue("https://certgate.acme.example");
+    expect((screen.getByLabelText("One-time enrolment code") as HTMLInputElement).value).toBe("AbCdEfGhIjKlMnOpQrSt");
+    cleanup();
+
+    backend.state.link = { server: null, code: null, refused: "enrolment is managed: this device may only enrol with https://certgate.other.example" };
+    render(Onboarding, { track: "AI_CONSUMER_EXTERNAL", ondone: () => {} });
+    expect((await screen.findByTestId("link-refused")).textContent).toContain("certgate.other.example");
+    expect((screen.getByLabelText("Organisation server") as HTMLInputElement).value).toBe("");
+  });
 });
