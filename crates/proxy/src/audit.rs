@@ -190,6 +190,9 @@ struct Writer {
 impl Writer {
     fn open(mut db: Database) -> Result<Self> {
         db.migrate(&SCHEMA)?;
+        // The log is appended to, never scanned here: a small page cache is enough, and the
+        // default (2 MB) stays resident for good once a burst has filled it.
+        db.conn().pragma_update(None, "cache_size", -256)?;
         let (purged_seq, purged_hash, head_seq, head_hash): (i64, String, i64, String) =
             db.conn().query_row(
                 "SELECT purged_seq, purged_hash, head_seq, head_hash FROM audit_anchor WHERE id = 1",
