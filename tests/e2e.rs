@@ -476,31 +476,24 @@ fn tray_copies_the_proxy_address_and_key_and_switches_access_off_and_on() {
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("AI_CONSUMER_EXTERNAL"), "{body}");
 
-    let menu = dbus::menu_path(&item).unwrap();
-    dbus::click(
-        &item,
-        &menu,
-        tray_label(&item, "Copilot access: ", |_| true).unwrap().0,
-    )
-    .unwrap();
-    poll(Duration::from_secs(10), || {
-        tray_label(&item, "Copilot access: ", |l| l.contains(": off on"))
-    })
-    .unwrap_or_else(|| panic!("the access line does not say off; log:\n{}", app.log()));
+    // Clicking the access line switches it; the line then says `state`.
+    let switch = |state: &str| {
+        let menu = dbus::menu_path(&item).unwrap();
+        let (id, _) = tray_label(&item, "Copilot access: ", |_| true).unwrap();
+        dbus::click(&item, &menu, id).unwrap();
+        poll(Duration::from_secs(10), || {
+            tray_label(&item, "Copilot access: ", |l| {
+                l.contains(&format!(": {state} on"))
+            })
+        })
+        .unwrap_or_else(|| panic!("the access line does not say {state}; log:\n{}", app.log()));
+    };
+    switch("off");
     let (status, body) = post_hello(&url, &key);
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("turned off on this device"), "{body}");
 
-    dbus::click(
-        &item,
-        &menu,
-        tray_label(&item, "Copilot access: ", |_| true).unwrap().0,
-    )
-    .unwrap();
-    poll(Duration::from_secs(10), || {
-        tray_label(&item, "Copilot access: ", |l| l.contains(": not yet on"))
-    })
-    .unwrap_or_else(|| panic!("access did not come back on; log:\n{}", app.log()));
+    switch("not yet");
     let (status, body) = post_hello(&url, &key);
     assert_eq!(status, 403);
     assert!(!body.contains("turned off"), "{body}");

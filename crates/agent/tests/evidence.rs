@@ -9,27 +9,21 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use certgate_agent::AuditOutbox;
 use certgate_agent::demo::{self, DemoOrg};
-use certgate_agent::{AuditOutbox, Certifications, DeviceFeed, Facts};
 use certgate_credentials::device::EvidenceOutbox;
 use certgate_credentials::keystore::keystore_for_tests;
 use certgate_credentials::{Device, Sensitive};
 use certgate_proxy::AuditLog;
 use certgate_store::Database;
 use certgate_training::Records;
-use common::{KEY, blocking, start_stack_with};
+use common::{KEY, blocking, certified_feed, start_stack_with};
 use serde_json::{Value, json};
 
 /// Sends three requests through a proxy whose audit log is `audit_db`; returns their ids
 /// (from `X-Certgate-Request-Id`) and statuses.
 async fn proxy_requests(org: &DemoOrg, audit_db: &Path) -> Vec<(String, u16)> {
-    let policy = certgate_policy::demo::load().unwrap();
-    let claim = org.mint_in_memory(&policy).unwrap();
-    let feed = DeviceFeed {
-        user: demo::user(),
-        certifications: Certifications::Verified([(demo::TRACK.to_owned(), claim)].into()),
-        facts: Facts::Simulated,
-    };
+    let feed = certified_feed(org);
     let audit = AuditLog::open(Database::open(audit_db).unwrap(), 30).unwrap();
     let (stack, _mock) = start_stack_with(audit.clone(), feed).await;
     certgate_credentials::client::install_tls_provider();

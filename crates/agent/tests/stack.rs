@@ -15,7 +15,7 @@ use certgate_proxy::AuditLog;
 use certgate_proxy::mock::MockHandle;
 use certgate_store::Database;
 use certgate_training::Records;
-use common::{KEY, blocking, start_stack_with};
+use common::{KEY, blocking, certified_feed, start_stack_with};
 use serde_json::{Value, json};
 
 async fn start_stack(dir: &Path, feed: DeviceFeed) -> (LocalStack, MockHandle) {
@@ -130,13 +130,7 @@ async fn a_device_gets_access_once_its_synced_quiz_is_regraded_by_the_org() {
 async fn a_demo_token_minted_in_memory_admits_and_a_missing_one_denies() {
     let dir = tempfile::tempdir().unwrap();
     let org = DemoOrg::start(&dir.path().join("org")).await.unwrap();
-    let policy = certgate_policy::demo::load().unwrap();
-    let claim = org.mint_in_memory(&policy).unwrap();
-    let feed = DeviceFeed {
-        user: demo::user(),
-        certifications: Certifications::Verified([(demo::TRACK.to_owned(), claim)].into()),
-        facts: Facts::Simulated,
-    };
+    let feed = certified_feed(&org);
     let (stack, _mock) = start_stack(dir.path(), feed).await;
     let (status, body) = chat(&stack, "hello").await;
     assert_eq!(status, 200, "{body}");
@@ -158,13 +152,7 @@ async fn a_demo_token_minted_in_memory_admits_and_a_missing_one_denies() {
 async fn access_switched_off_refuses_with_the_reason_until_switched_on_again() {
     let dir = tempfile::tempdir().unwrap();
     let org = DemoOrg::start(&dir.path().join("org")).await.unwrap();
-    let policy = certgate_policy::demo::load().unwrap();
-    let claim = org.mint_in_memory(&policy).unwrap();
-    let feed = DeviceFeed {
-        user: demo::user(),
-        certifications: Certifications::Verified([(demo::TRACK.to_owned(), claim)].into()),
-        facts: Facts::Simulated,
-    };
+    let feed = certified_feed(&org);
     let (stack, mock) = start_stack(dir.path(), feed).await;
     stack.switch_off(true);
     // A refresh rebuilds the view from the device; the user's switch stays.
@@ -346,13 +334,7 @@ async fn the_chat_streams_through_the_proxy_and_records_approvals() {
     use certgate_agent::chat::{self, Turn};
     let dir = tempfile::tempdir().unwrap();
     let org = DemoOrg::start(&dir.path().join("org")).await.unwrap();
-    let policy = certgate_policy::demo::load().unwrap();
-    let claim = org.mint_in_memory(&policy).unwrap();
-    let feed = DeviceFeed {
-        user: demo::user(),
-        certifications: Certifications::Verified([(demo::TRACK.to_owned(), claim)].into()),
-        facts: Facts::Simulated,
-    };
+    let feed = certified_feed(&org);
     let (stack, mock) = start_stack(dir.path(), feed).await;
     let turns = [Turn {
         role: "user".into(),

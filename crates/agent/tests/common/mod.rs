@@ -38,6 +38,19 @@ pub async fn start_stack_with(audit: AuditLog, feed: DeviceFeed) -> (LocalStack,
     (stack, mock)
 }
 
+/// The demo user certified by a token `org` minted in memory, on a simulated compliant device.
+pub fn certified_feed(org: &certgate_agent::demo::DemoOrg) -> DeviceFeed {
+    let policy = certgate_policy::demo::load().unwrap();
+    let claim = org.mint_in_memory(&policy).unwrap();
+    DeviceFeed {
+        user: demo::user(),
+        certifications: certgate_agent::Certifications::Verified(
+            [(demo::TRACK.to_owned(), claim)].into(),
+        ),
+        facts: certgate_agent::Facts::Simulated,
+    }
+}
+
 pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     tokio::task::spawn_blocking(f).await.unwrap()
 }
