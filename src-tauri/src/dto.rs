@@ -453,6 +453,36 @@ pub struct EnrolmentLinkView {
     pub refused: Option<String>,
 }
 
+/// Where the app's own updates stand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum UpdateState {
+    /// Nowhere to check or nothing to verify with (`message` says which).
+    Off,
+    NotChecked,
+    Checking,
+    UpToDate,
+    /// Verified and installed; it runs from the next start.
+    Installed,
+    /// Downloaded and refused: the signature does not verify under the update key.
+    Refused,
+    /// The check, download or install did not complete (network, permission); tried again later.
+    Failed,
+}
+
+/// The Settings page's Updates section.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateView {
+    pub current_version: String,
+    pub state: UpdateState,
+    /// One sentence for the user: the version found, installed or refused, and why.
+    pub message: String,
+    /// The org server checked.
+    pub server: Option<String>,
+    pub checked_at: Option<DateTime<Utc>>,
+}
+
 /// This device's enrolment with an org, after enrolling.
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]

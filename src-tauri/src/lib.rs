@@ -15,6 +15,7 @@ mod notify;
 mod settings;
 mod state;
 mod tray;
+mod updates;
 
 use tauri::{Builder, Manager, RunEvent, Runtime, WindowEvent};
 
@@ -42,6 +43,7 @@ fn with_state<R: Runtime>(
         .manage(settings::Settings::load())
         .manage(tray::PendingScreen::default())
         .manage(link::PendingLink::default())
+        .manage(updates::Updates::default())
         .invoke_handler(tauri::generate_handler![
             commands::access::get_access,
             commands::access::sync_now,
@@ -57,6 +59,8 @@ fn with_state<R: Runtime>(
             commands::settings::get_settings,
             commands::settings::set_autostart,
             commands::settings::set_notifications,
+            commands::settings::get_updates,
+            commands::settings::check_for_updates,
             commands::policy::get_policy_summary,
             commands::dashboard::get_dashboard,
             commands::posture::get_posture,
@@ -98,7 +102,8 @@ pub fn run() -> tauri::Result<()> {
         }))
         .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_autostart::Builder::new().build())
-        .plugin(tauri_plugin_clipboard_manager::init());
+        .plugin(tauri_plugin_clipboard_manager::init())
+        .plugin(tauri_plugin_updater::Builder::new().build());
     let app = build(builder)
         // Setup runs once the event loop is up and the config's window exists.
         .setup(|app| {
@@ -112,6 +117,7 @@ pub fn run() -> tauri::Result<()> {
                 .value;
             settings::apply_autostart(app.handle(), autostart);
             access::spawn_start(app.handle().clone());
+            updates::spawn(app.handle().clone());
             // An enrolment link that started the app, and those that arrive later (a second
             // launch hands its link over through the single-instance plugin).
             use tauri_plugin_deep_link::DeepLinkExt;

@@ -169,6 +169,7 @@ fn export_bindings() {
     dto::AccessView::export_all(&cfg).unwrap();
     dto::EnrolmentView::export_all(&cfg).unwrap();
     dto::EnrolmentLinkView::export_all(&cfg).unwrap();
+    dto::UpdateView::export_all(&cfg).unwrap();
     dto::ActivityItem::export_all(&cfg).unwrap();
     dto::SettingsView::export_all(&cfg).unwrap();
     dto::ExceptionForm::export_all(&cfg).unwrap();

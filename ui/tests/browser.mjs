@@ -211,6 +211,8 @@ async function main() {
     await tab("Settings");
     await page.getByTestId("autostart-lock").waitFor();
     assert(await page.getByTestId("autostart").isDisabled(), "a managed setting cannot be changed");
+    await page.getByRole("button", { name: "Check now" }).click();
+    await page.getByText("is the newest version").waitFor();
     await axe(page, "settings");
     await shot(page, "9-settings");
     await page.close();

@@ -25,6 +25,8 @@ export function createBackend(options = {}) {
     chats: [],
     decisions: {},
     notifications: true,
+    updateChecks: 0,
+    update: { state: "notChecked", message: "Not checked yet.", checkedAt: null },
     activity: options.activity ?? [],
     calls: [],
   };
@@ -40,6 +42,9 @@ export function createBackend(options = {}) {
     { id: "Q2", kind: "trueFalse", scenario: "A colleague asks for your API key.", prompt: "You may share your proxy key.",
       options: [], value: false, explanation: "Keys are personal." },
   ];
+  const updates = () => ({
+    currentVersion: "0.1.0", server: "https://certgate.example.org", ...state.update,
+  });
   const posture = () => ({
     compliant: state.firewallOk, pending: false, platform: "linux", collectedAt: now,
     facts: [
@@ -126,6 +131,18 @@ export function createBackend(options = {}) {
     set_access_enabled: ({ on }) => { state.accessOff = !on; return access(); },
     get_activity: () => state.activity,
     get_settings: () => settings(),
+    get_updates: () => updates(),
+    check_for_updates: () => {
+      state.updateChecks += 1;
+      const outcome = options.update ?? "upToDate";
+      const messages = {
+        upToDate: "Certgate 0.1.0 is the newest version.",
+        installed: "Certgate 0.1.1 is installed: restart Certgate to use it.",
+        refused: "The update to 0.1.1 was refused: it is signed with another key than this app's update key. Certgate 0.1.0 keeps running; tell your IT team.",
+      };
+      state.update = { state: outcome, message: messages[outcome], checkedAt: now };
+      return updates();
+    },
     chat_send: ({ turns, onText }) => {
       const last = turns[turns.length - 1].content;
       const id = `req-${state.chats.length + 1}`;

@@ -13,6 +13,7 @@ use certgate_credentials::{
 use certgate_policy::{CertificationClaim, LoadedPolicy, UserContext};
 use certgate_server::routes::CodeResponse;
 use certgate_server::state::{IssuerKeys, demo_bundle_doc, demo_policy};
+pub use certgate_server::updates::UpdateShelf;
 use certgate_server::{AppState, Running};
 use certgate_store::Database;
 use certgate_training::{AttemptRecord, QuestionKind, Records, TrackRules, plan_attempt, quiz};
@@ -125,6 +126,11 @@ impl DemoOrg {
     /// Starts the demo server on a free loopback port, its database and issuer key in `dir`
     /// (kept across restarts: a passed quiz stays passed).
     pub async fn start(dir: &Path) -> Result<Self> {
+        Self::start_offering(dir, None).await
+    }
+
+    /// [`Self::start`], also offering the app update in `updates` to devices that check.
+    pub async fn start_offering(dir: &Path, updates: Option<UpdateShelf>) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(io("create", dir))?;
         let (doc, regrader) = demo_policy()?;
         let admin = Sensitive::new(crate::random_hex(32)?);
@@ -140,7 +146,8 @@ impl DemoOrg {
                 Box::new(regrader),
                 Arc::new(Utc::now),
             )?
-            .with_bundle(Some(demo_bundle_doc()?)),
+            .with_bundle(Some(demo_bundle_doc()?))
+            .with_updates(updates),
         );
         let server = certgate_server::spawn(state.clone(), ([127, 0, 0, 1], 0).into()).await?;
         Ok(Self {

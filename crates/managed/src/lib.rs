@@ -28,7 +28,9 @@ pub use config::{EnrolmentMode, ManagedConfig, ManagedFile, ModelUpstream, parse
 pub use error::{CodeProblem, Error, Invalid, LinkError, Problem, Refused, Result};
 pub use key::{OrgKeyPin, fingerprint, fingerprint_pem};
 pub use link::{EnrolmentCode, EnrolmentLink};
-pub use managed::{Managed, read_file, read_linux, read_macos, read_platform, read_windows};
+pub use managed::{
+    Managed, read_file, read_linux, read_macos, read_macos_for, read_platform, read_windows,
+};
 pub use plist_file::parse_plist;
 pub use server::{ServerUrl, ServerUrlError};
 pub use settings::{

@@ -15,7 +15,7 @@ use crate::link::EnrolmentLink;
 use crate::plist_file::parse_plist;
 use crate::registry::{parse_reg_export, read_registry};
 use crate::server::ServerUrl;
-use crate::source::{At, LINUX_PATH, ManagedSource, REGISTRY_KEY, macos_path};
+use crate::source::{At, LINUX_PATH, ManagedSource, REGISTRY_KEY, macos_path, macos_user_path};
 use crate::toml_file::parse_toml;
 
 /// A managed file larger than this is not a managed configuration (they are a few hundred
@@ -150,8 +150,23 @@ pub fn read_linux(root: &Path) -> Managed {
     read_file(&root.join(LINUX_PATH))
 }
 
-/// macOS: `<root>/Library/Managed Preferences/io.certgate.desktop.plist`.
+/// macOS: the profile scoped to the user who runs Certgate
+/// (`<root>/Library/Managed Preferences/<user>/io.certgate.desktop.plist`), else the
+/// device-scoped one (`<root>/Library/Managed Preferences/io.certgate.desktop.plist`).
 pub fn read_macos(root: &Path) -> Managed {
+    read_macos_for(root, std::env::var("USER").ok().as_deref())
+}
+
+/// [`read_macos`] for `user`. A user's profile wins over the device's, as in macOS's own
+/// lookup of managed preferences; the two are not merged, so one profile says everything.
+pub fn read_macos_for(root: &Path, user: Option<&str>) -> Managed {
+    let plain_name = |u: &&str| !u.is_empty() && !u.contains(['/', '\\']) && !u.starts_with('.');
+    if let Some(user) = user.filter(plain_name) {
+        let per_user = root.join(macos_user_path(user));
+        if per_user.symlink_metadata().is_ok() {
+            return read_file(&per_user);
+        }
+    }
     read_file(&root.join(macos_path()))
 }
 
@@ -438,6 +453,35 @@ mod tests {
         let (config, source) = managed.config().unwrap();
         assert_eq!(config.proxy_port, Some(8787));
         assert!(matches!(source, ManagedSource::Plist { .. }));
+    }
+
+    #[test]
+    fn a_profile_scoped_to_the_user_wins_over_the_device_profile() {
+        let root = tempfile::tempdir().unwrap();
+        let device = root.path().join(macos_path());
+        std::fs::create_dir_all(device.parent().unwrap()).unwrap();
+        std::fs::write(
+            &device,
+            include_bytes!("../testdata/io.certgate.desktop.binary.plist"),
+        )
+        .unwrap();
+        let user = root.path().join(crate::source::macos_user_path("ada"));
+        std::fs::create_dir_all(user.parent().unwrap()).unwrap();
+        std::fs::write(&user, b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<plist version=\"1.0\"><dict><key>proxyPort</key><integer>9100</integer></dict></plist>\n").unwrap();
+
+        let port = |managed: Managed| managed.config().and_then(|(c, _)| c.proxy_port);
+        assert_eq!(port(read_macos_for(root.path(), Some("ada"))), Some(9100));
+        assert_eq!(
+            port(read_macos_for(root.path(), Some("bob"))),
+            Some(8787),
+            "no profile for bob: the device's"
+        );
+        assert_eq!(port(read_macos_for(root.path(), None)), Some(8787));
+        assert_eq!(
+            port(read_macos_for(root.path(), Some("../ada"))),
+            Some(8787),
+            "a user name is never a path"
+        );
     }
 
     #[test]

@@ -14,9 +14,16 @@ pub const BUNDLE_ID: &str = "io.certgate.desktop";
 /// The Linux file, relative to the filesystem root.
 pub const LINUX_PATH: &str = "etc/certgate/managed.toml";
 
-/// The macOS managed preferences file, relative to the filesystem root.
+/// The macOS managed preferences file of a device-scoped profile, relative to the root.
 pub fn macos_path() -> PathBuf {
     Path::new("Library/Managed Preferences").join(format!("{BUNDLE_ID}.plist"))
+}
+
+/// The file a user-scoped profile for `user` writes, relative to the root.
+pub fn macos_user_path(user: &str) -> PathBuf {
+    Path::new("Library/Managed Preferences")
+        .join(user)
+        .join(format!("{BUNDLE_ID}.plist"))
 }
 
 /// One place a managed configuration is read from.

@@ -44,6 +44,14 @@ pub struct ServerConfig {
     /// Where group membership is written back; none means no write-back.
     #[serde(default)]
     pub idp: Option<IdpConfig>,
+    /// Folder with the app update on offer (`release.toml`, artifacts, `.sig` files); none
+    /// means devices are told there is no update.
+    #[serde(default)]
+    pub updates: Option<PathBuf>,
+    /// This server's URL as devices reach it (`https://certgate.example.org`), for the
+    /// download links in update offers; default: `http://` and the request's Host.
+    #[serde(default)]
+    pub public_url: Option<String>,
 }
 
 /// Which IdP API to speak and where.
@@ -100,6 +108,7 @@ impl ServerConfig {
             config.policy.as_mut(),
             config.policy_public_key.as_mut(),
             config.bundle.as_mut(),
+            config.updates.as_mut(),
             Some(&mut config.issuer_key),
         ]
         .into_iter()
@@ -126,6 +135,13 @@ impl ServerConfig {
         if !self.demo && (self.policy.is_none() || self.policy_public_key.is_none()) {
             return Err(bad(
                 "set policy and policyPublicKey (and bundle), or demo = true for the demo org",
+            ));
+        }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err(bad(
+                "publicUrl must be this server's http(s) URL, e.g. https://certgate.example.org",
             ));
         }
         if self.issuer.trim().is_empty() {

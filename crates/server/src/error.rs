@@ -18,6 +18,13 @@ pub enum Error {
     },
     #[error("server config {path}: {reason}")]
     Config { path: PathBuf, reason: String },
+    /// The updates folder's `release.toml` (or an artifact it names) is wrong.
+    #[error("update release {path}{}: {reason}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Release {
+        path: PathBuf,
+        line: Option<usize>,
+        reason: String,
+    },
     #[error("issuer key {path} is not an Ed25519 PKCS#8 PEM private key")]
     IssuerKey { path: PathBuf },
     #[error(transparent)]

@@ -19,6 +19,7 @@ pub mod idp;
 pub mod regrade;
 pub mod routes;
 pub mod state;
+pub mod updates;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! The HTTP API. Device endpoints authenticate with the enrolment secret, admin endpoints
 //! with the config's bearer token; `/v1/policy`, `/v1/keys`, `/v1/revocations` and
-//! `/v1/bundle` and `/v1/enroll` (which needs a one-time code) are public.
+//! `/v1/bundle`, `/v1/updates/…` and `/v1/enroll` (which needs a one-time code) are public.
 
 use std::sync::Arc;
 
@@ -28,6 +28,7 @@ use crate::db::{audit, hash_secret, parse_ts, ts};
 use crate::error::{Error, Result};
 use crate::exceptions::{self, Approval, ExceptionRequest, ExceptionStatus};
 use crate::state::AppState;
+use crate::updates;
 
 /// User types an enrolment code may bind (the seed policy's populations).
 pub const USER_TYPES: &[&str] = &["contractor", "partner_bpo", "subcontractor"];
@@ -43,6 +44,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/policy/signature", get(policy_signature))
         .route("/v1/bundle", get(bundle))
         .route("/v1/revocations", get(revocations))
+        .route(
+            "/v1/updates/{target}/{arch}/{installer}/{current_version}",
+            get(update_offer),
+        )
+        .route("/v1/updates/files/{file}", get(update_file))
         .route("/v1/enroll", post(enroll))
         .route("/v1/statements", post(statements))
         .route("/v1/evidence", post(evidence))
@@ -127,6 +133,54 @@ async fn bundle(State(s): St, headers: HeaderMap) -> AppResult<Response> {
         HeaderValue::from_static("application/x-tar"),
     );
     Ok((h, doc.archive.clone()).into_response())
+}
+
+/// The Tauri updater's dynamic endpoint: 200 with the offer when the org publishes a newer
+/// version for this platform, 204 otherwise.
+async fn update_offer(
+    State(s): St,
+    Path((target, arch, installer, current)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
+) -> AppResult<Response> {
+    let Some(shelf) = &s.updates else {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
+    let release = shelf.release()?;
+    let base = match &s.public_url {
+        Some(url) => url.clone(),
+        None => {
+            let host = headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .ok_or_else(|| Error::BadRequest("the request has no Host header".into()))?;
+            format!("http://{host}")
+        }
+    };
+    let offer = updates::offer(&release, &target, &arch, &installer, &current, &base)?;
+    tracing::info!(
+        target,
+        arch,
+        installer,
+        current,
+        offered = offer.as_ref().map(|o| o.version.as_str()),
+        "update check"
+    );
+    Ok(match offer {
+        Some(offer) => Json(offer).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    })
+}
+
+/// An artifact the current release names; nothing else in the folder is served.
+async fn update_file(State(s): St, Path(file): Path<String>) -> AppResult<Response> {
+    let not_found = || Error::NotFound(format!("no update artifact named {file:?}"));
+    let shelf = s.updates.as_ref().ok_or_else(not_found)?;
+    let release = shelf.release()?;
+    let path = shelf.artifact_path(&release, &file).ok_or_else(not_found)?;
+    let bytes = tokio::fs::read(&path)
+        .await
+        .map_err(|source| Error::ReadFile { path, source })?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
 }
 
 async fn policy_signature(State(s): St) -> String {

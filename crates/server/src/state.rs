@@ -16,6 +16,7 @@ use crate::content::BundleDoc;
 use crate::db::{self, hash_secret};
 use crate::error::{Error, Result};
 use crate::regrade::{BundleRegrader, NoBundle, Regrader};
+use crate::updates::UpdateShelf;
 
 /// The signed policy as served.
 #[derive(Debug, Clone)]
@@ -80,6 +81,10 @@ pub struct AppState {
     pub idp_wake: Notify,
     /// The signed content bundle devices download; `None` serves 404.
     pub bundle: Option<BundleDoc>,
+    /// The app update on offer; `None` tells every device it is up to date.
+    pub updates: Option<UpdateShelf>,
+    /// This server's URL for links in answers; `None` uses the request's Host.
+    pub public_url: Option<String>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -116,6 +121,12 @@ impl AppState {
             idp: config.idp.clone(),
             idp_wake: Notify::new(),
             bundle,
+            updates: config
+                .updates
+                .as_deref()
+                .map(UpdateShelf::open)
+                .transpose()?,
+            public_url: config.public_url.clone(),
         })
     }
 
@@ -141,6 +152,8 @@ impl AppState {
             idp: None,
             idp_wake: Notify::new(),
             bundle: None,
+            updates: None,
+            public_url: None,
         })
     }
 
@@ -153,6 +166,13 @@ impl AppState {
     #[must_use]
     pub fn with_bundle(mut self, bundle: Option<BundleDoc>) -> Self {
         self.bundle = bundle;
+        self
+    }
+
+    /// Offers the update in `updates` at `GET /v1/updates/…`.
+    #[must_use]
+    pub fn with_updates(mut self, updates: Option<UpdateShelf>) -> Self {
+        self.updates = updates;
         self
     }
 

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
+use base64::Engine as _;
 use certgate_credentials::jws::{self, TokenType};
 use certgate_credentials::{Issuer, RevocationList};
 use certgate_server::exceptions::ExceptionClaims;
@@ -28,6 +29,11 @@ struct Harness {
 }
 
 fn harness() -> Harness {
+    harness_with(|state| state)
+}
+
+/// A harness whose state `extend` finishes (a bundle, an update folder…).
+fn harness_with(extend: impl FnOnce(AppState) -> AppState) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let db = Database::open(&dir.path().join("server.db")).unwrap();
     let (policy, regrader) = demo_policy().unwrap();
@@ -50,7 +56,7 @@ fn harness() -> Harness {
     )
     .unwrap();
     Harness {
-        state: Arc::new(state),
+        state: Arc::new(extend(state)),
         now,
         _dir: dir,
     }
@@ -900,21 +906,8 @@ async fn bundle_is_served_with_etag_and_304() {
 
     let doc = certgate_server::state::demo_bundle_doc().unwrap();
     let etag = doc.etag();
-    let state = Arc::new(
-        AppState::new(
-            Database::open(&h._dir.path().join("b.db")).unwrap(),
-            IssuerKeys {
-                name: "https://certgate.test".into(),
-                signing: certgate_credentials::Sensitive::new(SigningKey::from_bytes(&[42; 32])),
-            },
-            demo_policy().unwrap().0,
-            ADMIN,
-            Box::new(demo_policy().unwrap().1),
-            Arc::new(Utc::now),
-        )
-        .unwrap()
-        .with_bundle(Some(doc.clone())),
-    );
+    let served = harness_with(|state| state.with_bundle(Some(doc.clone())));
+    let state = served.state.clone();
     let get = |inm: Option<&str>| {
         let mut req = Request::builder().uri("/v1/bundle");
         if let Some(e) = inm {
@@ -935,6 +928,118 @@ async fn bundle_is_served_with_etag_and_304() {
         resp.status(),
         StatusCode::OK,
         "another ETag gets the bundle"
+    );
+}
+
+/// An update folder with `version` on offer for Debian amd64 and its `.sig` as the Tauri
+/// signer writes it (the server passes signatures on; devices verify them).
+fn update_folder(version: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let file = format!("Certgate_{version}_amd64.deb");
+    std::fs::write(
+        dir.path().join("release.toml"),
+        format!("version = \"{version}\"\nnotes = \"Faster\"\n\n[platforms.linux-x86_64-deb]\nfile = \"{file}\"\n"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join(&file), b"!<arch>\ndebian-binary").unwrap();
+    let minisign = format!(
+        "untrusted comment: signature from tauri secret key\nRUQ=\ntrusted comment: timestamp:1764230000\tfile:{file}\tversion:{version}\nAAA=\n"
+    );
+    std::fs::write(
+        dir.path().join(format!("{file}.sig")),
+        base64::engine::general_purpose::STANDARD.encode(minisign),
+    )
+    .unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn update_checks_get_the_newer_release_and_only_its_artifacts_are_served() {
+    let folder = update_folder("0.2.0");
+    let shelf = certgate_server::updates::UpdateShelf::open(folder.path()).unwrap();
+    let served = harness_with(|state| state.with_updates(Some(shelf)));
+    let state = served.state.clone();
+    let get = |path: &str| {
+        let request = Request::builder()
+            .uri(path)
+            .header(header::HOST, "127.0.0.1:8443")
+            .body(Body::empty())
+            .unwrap();
+        let state = state.clone();
+        async move {
+            let resp = router(state).oneshot(request).await.unwrap();
+            let status = resp.status();
+            let body = resp.into_body().collect().await.unwrap().to_bytes();
+            (status, body)
+        }
+    };
+
+    let (status, body) = get("/v1/updates/linux/x86_64/deb/0.1.0").await;
+    assert_eq!(status, StatusCode::OK);
+    let offer: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(offer["version"], "0.2.0");
+    assert_eq!(offer["notes"], "Faster");
+    let url = offer["url"].as_str().unwrap();
+    assert_eq!(
+        url,
+        "http://127.0.0.1:8443/v1/updates/files/Certgate_0.2.0_amd64.deb"
+    );
+    let sig = std::fs::read_to_string(folder.path().join("Certgate_0.2.0_amd64.deb.sig")).unwrap();
+    assert_eq!(offer["signature"], sig.trim());
+
+    let (status, body) = get(url.trim_start_matches("http://127.0.0.1:8443")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        &body[..],
+        b"!<arch>\ndebian-binary",
+        "the artifact, byte for byte"
+    );
+
+    for up_to_date in [
+        "/v1/updates/linux/x86_64/deb/0.2.0",
+        "/v1/updates/linux/x86_64/deb/0.3.1",
+    ] {
+        assert_eq!(
+            get(up_to_date).await.0,
+            StatusCode::NO_CONTENT,
+            "{up_to_date}"
+        );
+    }
+    assert_eq!(
+        get("/v1/updates/windows/x86_64/msi/0.1.0").await.0,
+        StatusCode::NO_CONTENT,
+        "no artifact for the platform: nothing to install"
+    );
+    assert_eq!(
+        get("/v1/updates/linux/x86_64/deb/latest").await.0,
+        StatusCode::BAD_REQUEST
+    );
+    for other in [
+        "release.toml",
+        "Certgate_0.2.0_amd64.deb.sig",
+        "..%2Frelease.toml",
+    ] {
+        assert_eq!(
+            get(&format!("/v1/updates/files/{other}")).await.0,
+            StatusCode::NOT_FOUND,
+            "only artifacts the release names are served: {other}"
+        );
+    }
+
+    let none = harness();
+    let (status, _) = none
+        .raw(
+            "GET",
+            "/v1/updates/linux/x86_64/deb/0.1.0",
+            None,
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NO_CONTENT,
+        "no update folder: nothing on offer"
     );
 }
 

@@ -140,6 +140,10 @@ pub enum Notice {
     ExceptionExpired { track: Option<String> },
     /// The device has not reached the org server for `hours` hours.
     SyncFailing { hours: i64 },
+    /// A signed update was verified and installed; it runs from the next start.
+    UpdateInstalled { version: String },
+    /// An update was refused: its signature does not verify under the app's update key.
+    UpdateRefused { version: String, reason: String },
 }
 
 impl Notice {
@@ -183,6 +187,16 @@ impl Notice {
                 "Certgate cannot reach your organisation".into(),
                 format!(
                     "No sync for {hours} hour(s): new certifications and revocations wait until it works again. Check the network."
+                ),
+            ),
+            Self::UpdateInstalled { version } => (
+                "Certgate update installed".into(),
+                format!("Certgate {version} is installed: restart Certgate to use it."),
+            ),
+            Self::UpdateRefused { version, reason } => (
+                "Certgate update refused".into(),
+                format!(
+                    "The update to {version} was not installed: {reason}. Tell your IT team; Certgate keeps running as it is."
                 ),
             ),
             Self::RequestBlocked { types } => (

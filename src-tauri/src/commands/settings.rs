@@ -1,8 +1,9 @@
 use tauri::{AppHandle, Runtime, State};
 
-use crate::dto::SettingsView;
+use crate::dto::{SettingsView, UpdateView};
 use crate::error::CommandError;
 use crate::settings::Settings;
+use crate::updates::Updates;
 
 /// Every setting with where it comes from; managed ones carry their lock and reason.
 #[tauri::command]
@@ -29,4 +30,16 @@ pub fn set_notifications(
     on: bool,
 ) -> Result<SettingsView, CommandError> {
     settings.set_notifications(on)
+}
+
+/// The Updates section: the running version and how the last check ended.
+#[tauri::command]
+pub fn get_updates<R: Runtime>(app: AppHandle<R>, updates: State<'_, Updates>) -> UpdateView {
+    updates.view(&app)
+}
+
+/// "Check now": checks the org server, and installs a verified newer version.
+#[tauri::command]
+pub async fn check_for_updates<R: Runtime>(app: AppHandle<R>) -> Result<UpdateView, CommandError> {
+    Ok(crate::updates::check_now(&app).await)
 }

@@ -26,6 +26,7 @@ import type { ProgressInput } from "./bindings/ProgressInput";
 import type { QuestionView } from "./bindings/QuestionView";
 import type { SettingsView } from "./bindings/SettingsView";
 import type { TrackView } from "./bindings/TrackView";
+import type { UpdateView } from "./bindings/UpdateView";
 
 export type {
   AccessView,
@@ -52,6 +53,7 @@ export type {
   QuestionView,
   SettingsView,
   TrackView,
+  UpdateView,
 };
 
 /** Summary of the policy the app loaded at start (signed org policy, or the embedded demo). */
@@ -129,6 +131,21 @@ export function setAutostart(on: boolean): Promise<SettingsView> {
 
 export function setNotifications(on: boolean): Promise<SettingsView> {
   return invoke<SettingsView>("set_notifications", { on });
+}
+
+/** The running version and how the last update check ended. */
+export function getUpdates(): Promise<UpdateView> {
+  return invoke<UpdateView>("get_updates");
+}
+
+/** Checks the org server now; a verified newer version is installed (restart to use it). */
+export function checkForUpdates(): Promise<UpdateView> {
+  return invoke<UpdateView>("check_for_updates");
+}
+
+/** A scheduled update check changed the status; returns the unsubscribe function. */
+export function onUpdateStatus(handler: (view: UpdateView) => void): Promise<() => void> {
+  return listen<UpdateView>("update-status", (e) => handler(e.payload));
 }
 
 export function getPosture(): Promise<PostureView> {

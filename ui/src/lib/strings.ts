@@ -77,6 +77,15 @@ export const t = {
     origin: { default: "default", user: "your choice", managed: "set by your organisation" } as Record<string, string>,
   },
 
+  updates: {
+    title: "Updates",
+    version: (v: string) => `Certgate ${v}`,
+    checkedAt: (when: string) => `Last checked ${when}`,
+    check: "Check now",
+    checking: "Checking…",
+    restart: "Restart Certgate now",
+  },
+
   access: {
     title: "Copilot access",
     state: {

@@ -36,4 +36,26 @@ describe("settings", () => {
     render(Settings);
     expect((await screen.findByTestId("managed-problem")).textContent).toContain("enrolment is refused");
   });
+
+  it("checks for updates and offers a restart once a verified one is installed", async () => {
+    const backend = fakeBackend({ update: "installed" });
+    render(Settings);
+    expect((await screen.findByTestId("update-message")).textContent).toContain("Not checked yet");
+    await fireEvent.click(screen.getByTestId("update-check"));
+    expect((await screen.findByTestId("update-restart")).textContent).toContain("Restart");
+    expect(screen.getByTestId("update-message").textContent).toContain("0.1.1 is installed");
+    expect(backend.state.updateChecks).toBe(1);
+    await fireEvent.click(screen.getByTestId("update-restart"));
+    await screen.findByTestId("updates");
+    expect(backend.state.restarted).toBe(1);
+  });
+
+  it("says why an update was refused, as an alert", async () => {
+    fakeBackend({ update: "refused" });
+    render(Settings);
+    await fireEvent.click(await screen.findByTestId("update-check"));
+    const message = await screen.findByText(/was refused/);
+    expect(message.getAttribute("role")).toBe("alert");
+    expect(message.textContent).toContain("another key");
+  });
 });
