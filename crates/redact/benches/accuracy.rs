@@ -112,6 +112,9 @@ struct Counts {
     found: usize,
     pred: usize,
     pred_ok: usize,
+    /// Characters of this type's gold spans, and those no finding covers.
+    chars: usize,
+    leaked: usize,
 }
 
 /// Scores a labelled corpus: `{"text", "spans": [{"start","end","type"}]}` with code-point offsets.
@@ -176,11 +179,28 @@ fn pii(r: &Redactor, name: &str, rows: &[serde_json::Value], verbose: bool) {
             } else if verbose {
                 println!("  MISS {t}: {:?}", &text[a..b]);
             }
-            gold_chars += text[a..b].chars().count();
-            leaked_chars += text[a..b]
+            let chars = text[a..b].chars().count();
+            let leaked = text[a..b]
                 .char_indices()
                 .filter(|(i, _)| !findings.iter().any(|f| f.start <= a + i && a + i < f.end))
                 .count();
+            if verbose && leaked > 0 && leaked < chars {
+                let left: String = text[a..b]
+                    .char_indices()
+                    .map(|(i, ch)| {
+                        if findings.iter().any(|f| f.start <= a + i && a + i < f.end) {
+                            '█'
+                        } else {
+                            ch
+                        }
+                    })
+                    .collect();
+                println!("  PARTIAL {t}: {left:?}");
+            }
+            let c = per.entry(t).or_default();
+            (c.chars, c.leaked) = (c.chars + chars, c.leaked + leaked);
+            gold_chars += chars;
+            leaked_chars += leaked;
         }
         for f in &findings {
             if neutral.iter().any(|&(a, b)| f.start < b && a < f.end) {
@@ -200,8 +220,8 @@ fn pii(r: &Redactor, name: &str, rows: &[serde_json::Value], verbose: bool) {
     }
     println!("{name} ({} texts)", rows.len());
     println!(
-        "  {:<15} {:>5} {:>9} {:>9}",
-        "type", "gold", "recall", "precision"
+        "  {:<15} {:>5} {:>9} {:>9} {:>10}",
+        "type", "gold", "recall", "precision", "uncovered"
     );
     for (t, c) in &per {
         let recall = if c.gold > 0 {
@@ -214,14 +234,22 @@ fn pii(r: &Redactor, name: &str, rows: &[serde_json::Value], verbose: bool) {
         } else {
             "-".into()
         };
+        let uncovered = if c.chars > 0 {
+            format!("{:.1}%", 100.0 * c.leaked as f64 / c.chars as f64)
+        } else {
+            "-".into()
+        };
         println!(
-            "  {:<15} {:>5} {:>9} {:>9}   (found {}, predicted {})",
+            "  {:<15} {:>5} {:>9} {:>9} {:>10}   (found {}, predicted {}; {} of {} characters uncovered)",
             t.as_str(),
             c.gold,
             recall,
             precision,
+            uncovered,
             c.found,
-            c.pred
+            c.pred,
+            c.leaked,
+            c.chars
         );
     }
     println!(

@@ -159,3 +159,116 @@ fn adjacent_values_are_each_found() {
         ]
     );
 }
+
+#[test]
+fn a_first_name_standing_alone_is_a_person_but_not_after_a_place_word_or_as_a_value() {
+    let r = redactor();
+    let person = |text: &str| -> Vec<String> {
+        kinds(&r, text)
+            .into_iter()
+            .filter(|(k, _)| *k == FindingType::Person)
+            .map(|(_, v)| v)
+            .collect()
+    };
+    assert_eq!(person("Sandra is a very sympathetic person."), ["Sandra"]);
+    assert_eq!(person("As promised, here's Erik's address."), ["Erik"]);
+    assert_eq!(
+        person("Hanne: What a wife.\\nRoger: You saved my life!"),
+        ["Hanne", "Roger"],
+        "speakers in a transcript, even after an escaped line break"
+    );
+    assert!(
+        person("Max: 100\nretries: 3").is_empty(),
+        "a setting is not a speaker"
+    );
+    assert!(person("We fly to Florence in May.").is_empty());
+    assert!(person("Set the owner's flag, then call Build.").is_empty());
+}
+
+#[test]
+fn an_address_takes_its_city_region_postcode_and_country_lines_and_nothing_after() {
+    let r = redactor();
+    let text =
+        "I'll meet you at 8361 Stallstigen 19\n Suite 907\n ÖSTERSKÄR\n Sweden after the concert.";
+    assert_eq!(
+        kinds(&r, text),
+        [(
+            FindingType::StreetAddress,
+            "8361 Stallstigen 19\n Suite 907\n ÖSTERSKÄR\n Sweden".to_owned()
+        )]
+    );
+    let found = kinds(
+        &r,
+        "Send it to 3170 Via Roma 41, Dusino, Italy 68642. Thanks",
+    );
+    assert_eq!(
+        found,
+        [(
+            FindingType::StreetAddress,
+            "3170 Via Roma 41, Dusino, Italy 68642".to_owned()
+        )]
+    );
+    assert_eq!(
+        kinds(&r, "Address: 2007 Vidkuns gate 71"),
+        [(
+            FindingType::StreetAddress,
+            "2007 Vidkuns gate 71".to_owned()
+        )]
+    );
+    // The phone on the next line stays a phone number.
+    let got = kinds(
+        &r,
+        "107 Rue Abdelaziz Thâalbi\\n Suite 543\\n El Akarit\\n Tunisia 91941\\n75 816 307-Office",
+    );
+    assert!(
+        got.contains(&(FindingType::Phone, "75 816 307".to_owned())),
+        "{got:?}"
+    );
+    assert!(
+        got.iter()
+            .any(|(k, v)| *k == FindingType::StreetAddress && v.ends_with("Tunisia 91941")),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn family_names_are_known_by_their_endings() {
+    let r = redactor();
+    let person = |text: &str| -> Vec<String> {
+        kinds(&r, text)
+            .into_iter()
+            .filter(|(k, _)| *k == FindingType::Person)
+            .map(|(_, v)| v)
+            .collect()
+    };
+    assert_eq!(
+        person("The song was by Ragnarsdóttir, says Tomaszewski."),
+        ["Ragnarsdóttir", "Tomaszewski"]
+    );
+    assert!(person("A Season of Reason: the Alaska office, in Essen.").is_empty());
+}
+
+#[test]
+fn speech_greetings_and_street_corners_are_context() {
+    let r = redactor();
+    let got = kinds(
+        &r,
+        "I'm so jealous! said Koppány to Christy. Hi Lahual, the van waits at the corner of Ylimäki Circles and Radomir Springs.",
+    );
+    assert_eq!(
+        got,
+        [
+            (FindingType::Person, "Koppány".to_owned()),
+            (FindingType::Person, "Christy".to_owned()),
+            (FindingType::Person, "Lahual".to_owned()),
+            (
+                FindingType::StreetAddress,
+                "the corner of Ylimäki Circles and Radomir Springs".to_owned()
+            ),
+        ]
+    );
+    assert!(
+        kinds(&r, "Move it to the corner of the room and wait.").is_empty(),
+        "a corner of something that is not a street"
+    );
+}

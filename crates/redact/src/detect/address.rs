@@ -11,10 +11,19 @@ pub(crate) struct Addresses {
     forms: Vec<(Regex, f32)>,
     /// "Rengaskuja 21", "Kárpát u. 16": capitalised non-dictionary words then a house number.
     named: Regex,
+    /// A crossing: "the corner of 26 rue des Lilas and Silva Brooks" (no digit needed).
+    corner: Regex,
 }
 
 // A capitalised word, Latin letters with accents.
 const CAP: &str = r"\p{Lu}[\p{Ll}\p{Lu}'’\-]*\.?";
+
+/// Words that open a street's name in Romance, Slavic and Portuguese forms ("Via Roma 41",
+/// "ul. Opolskiego 8", "R Capela 83"): not names, but part of the address.
+const STREET_PREFIXES: [&str; 22] = [
+    "via", "viale", "piazza", "corso", "largo", "rua", "r", "travessa", "avenida", "av", "calle",
+    "c/", "plaza", "paseo", "rambla", "rue", "ulica", "ul", "aleja", "al", "strada", "v",
+];
 
 impl Addresses {
     pub(crate) fn new() -> Result<Self> {
@@ -27,7 +36,7 @@ impl Addresses {
             r"(?:,?\s*(?:\p{Lu}[\p{Ll}]+\s?){0,2},?\s*[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2})?";
         let forms = [
             // US / UK: "1600 Pennsylvania Avenue NW, Apt 2, Washington, DC 20500".
-            (format!(r"\d{{1,6}}[A-Za-z]?\s+(?:{CAP}\s+){{1,4}}{us_types}\.?(?:\s+(?:N|S|E|W|NE|NW|SE|SW)\.?)?{unit}{city_zip}{uk_post}"), 0.8),
+            (format!(r"\d{{1,6}}[A-Za-z]?\s+(?:{CAP}\s+){{1,4}}{us_types}\b\.?(?:\s+(?:N|S|E|W|NE|NW|SE|SW)\.?)?{unit}{city_zip}{uk_post}"), 0.8),
             // German: "Hauptstraße 5a, 10115 Berlin".
             (format!(r"(?:{CAP}\s+)?\p{{Lu}}[\p{{Ll}}]+(?:straße|strasse|str\.|weg|platz|allee|gasse|ring|damm|ufer|chaussee|steig|pfad|markt)\s+\d{{1,4}}\s?[a-z]?(?:,?\s*\d{{5}}\s+{CAP})?"), 0.8),
             // French: "12 bis, rue de la Paix, 75002 Paris".
@@ -35,6 +44,8 @@ impl Addresses {
             // Unit lines and military / PO boxes.
             (r"(?:Apt|Apartment|Suite|Ste)\.?\s\d{1,5}[A-Za-z]?".to_owned(), 0.7),
             (r"(?:P\.?\s?O\.?\s?Box|PSC\s+\d{3,5},?\s+Box|Unit\s+\d{3,5}\s+Box)\s+\d{1,6}(?:\s+(?:APO|FPO|DPO)\s+A[AEP]\s+\d{5})?".to_owned(), 0.8),
+            // A ship's military address: "USNV Andersson\nFPO AA 61328".
+            (r"\b(?:USNS|USNV|USS|USCGC)\s+\p{Lu}[\p{L}'’\-]*(?:\s+\p{Lu}[\p{L}'’\-]*)?\s*,?\s+(?:APO|FPO|DPO)\s+A[AEP]\s+\d{5}".to_owned(), 0.8),
         ];
         let forms = forms
             .into_iter()
@@ -42,9 +53,30 @@ impl Addresses {
             .collect::<Result<Vec<_>>>()?;
         let named = compile(
             "street-address",
-            r"((?:\p{Lu}[\p{Ll}]+\.?[ ]){1,3}(?:\p{Ll}{1,3}\.[ ])?)(\d{1,5}[a-z]?)\.?",
+            r"((?:(?:R|V|C/|ul\.|al\.|Av\.)[ ])?(?:\p{Lu}[\p{Ll}]+\.?[ ]){1,3}(?:\p{Ll}{1,3}\.[ ]|(?:gate|gata|gatan|vei|veien|vej|vegen|väg|vägen|tie|katu|utca|ulice|fasor|út|tér|sor)[ ])?)(\d{1,5}[a-z]?)\.?",
         )?;
-        Ok(Self { forms, named })
+        let corner = compile(
+            "street-address",
+            r"(?i:the corner of)\s+[^,.;:!?\n]{0,60}?[\p{Lu}\d][^,.;:!?\n]{0,60}?\s+and\s+\p{Lu}[\p{L}'’\-]*(?:[ ]\p{Lu}[\p{L}'’\-]*){0,3}",
+        )?;
+        Ok(Self {
+            forms,
+            named,
+            corner,
+        })
+    }
+
+    /// Street corners, which need no digit (the other forms run only on text with one).
+    pub(crate) fn scan_corners(&self, text: &str, out: &mut Vec<Candidate>) {
+        for m in self.corner.find_iter(text) {
+            out.push(Candidate {
+                kind: FindingType::StreetAddress,
+                detector: "street-address",
+                start: m.start(),
+                end: m.as_str().trim_end().len() + m.start(),
+                confidence: 0.6,
+            });
+        }
     }
 
     pub(crate) fn scan(&self, text: &str, out: &mut Vec<Candidate>) {
@@ -62,11 +94,15 @@ impl Addresses {
             {
                 continue;
             }
-            let all_names = words
-                .as_str()
-                .split_whitespace()
+            let mut tokens = words.as_str().split_whitespace().peekable();
+            let prefixed = tokens.next_if(|w| {
+                STREET_PREFIXES.contains(&w.trim_end_matches('.').to_lowercase().as_str())
+            });
+            let mut names = tokens
                 .filter(|w| w.starts_with(|c: char| c.is_uppercase()))
-                .all(|w| super::person::namelike_word(w.trim_end_matches('.')));
+                .peekable();
+            let all_names = (prefixed.is_some() || names.peek().is_some())
+                && names.all(|w| super::person::namelike_word(w.trim_end_matches('.')));
             if all_names {
                 out.push(Candidate {
                     kind: FindingType::StreetAddress,
@@ -142,14 +178,22 @@ pub(crate) fn join_fragments(text: &str, out: &mut Vec<Candidate>) {
     };
     let grow_left = |mut s: usize| loop {
         let mut i = s;
-        while i > 0 && sep(b[i - 1]) && s - i < 2 {
-            i -= 1;
+        while i > 0 && s - i < 3 {
+            match escape_before(b, i) {
+                0 if sep(b[i - 1]) => i -= 1,
+                0 => break,
+                n => i -= n,
+            }
         }
         let d = i;
         while i > 0 && b[i - 1].is_ascii_digit() {
             i -= 1;
         }
-        if i < d && d - i <= 6 && i < s && (i == 0 || sep(b[i - 1]) || b[i - 1] == b'(') {
+        if i < d
+            && d - i <= 6
+            && i < s
+            && (i == 0 || sep(b[i - 1]) || b[i - 1] == b'(' || escape_before(b, i) > 0)
+        {
             s = i;
         } else {
             break s;
@@ -161,11 +205,13 @@ pub(crate) fn join_fragments(text: &str, out: &mut Vec<Candidate>) {
     out.extend(addr.iter().cloned());
     for mut c in addr {
         c.start = grow_left(c.start);
-        c.end = grow_right(c.end);
+        c.end = grow_tail(text, grow_right(c.end), out);
         if let Some(last) = merged.last_mut() {
             let gap_ok = c.start <= last.end
                 || (c.start - last.end <= 4
-                    && b[last.end..c.start].iter().all(|&x| sep(x) || x == b'.'));
+                    && b[last.end..c.start]
+                        .iter()
+                        .all(|&x| sep(x) || matches!(x, b'.' | b'\\' | b'n')));
             if gap_ok {
                 last.end = last.end.max(c.end);
                 last.confidence = last.confidence.max(c.confidence);
@@ -175,4 +221,108 @@ pub(crate) fn join_fragments(text: &str, out: &mut Vec<Candidate>) {
         merged.push(c);
     }
     out.extend(merged);
+}
+
+/// Length of a line-break escape (`\n`, `\r`, `\t` as two characters, as in JSON or a log)
+/// starting at `i`, or 0.
+fn escape_at(b: &[u8], i: usize) -> usize {
+    if b.get(i) == Some(&b'\\') && matches!(b.get(i + 1), Some(b'n' | b'r' | b't')) {
+        2
+    } else {
+        0
+    }
+}
+
+/// Length of such an escape ending just before `i`, or 0.
+fn escape_before(b: &[u8], i: usize) -> usize {
+    if i >= 2 { escape_at(b, i - 2) } else { 0 }
+}
+
+/// Extends an address over the lines or comma-separated parts that finish it: city, region
+/// code, postcode, country ("…\n TALENCE\n France 90867", "…, Leiria, Portugal 10343"). A part
+/// qualifies when every word in it is capitalised or a postcode-like token, and no other
+/// finding (a phone number on the next line) starts in it; at most four parts.
+fn grow_tail(text: &str, mut end: usize, others: &[Candidate]) -> usize {
+    let b = text.as_bytes();
+    for _ in 0..4 {
+        let mut i = end;
+        while i < b.len() && i - end < 8 {
+            match escape_at(b, i) {
+                0 if matches!(b[i], b' ' | b',' | b'\n' | b'\t' | b'\r') => i += 1,
+                0 => break,
+                n => i += n,
+            }
+        }
+        // A part is set off by a comma or a line break, or follows a house or unit number
+        // ("Suite 234 Mokopane South Africa").
+        let set_off = b[end..i].iter().any(|&c| matches!(c, b',' | b'\n' | b'\\'))
+            || (i > end && b[end - 1].is_ascii_digit());
+        if !set_off {
+            break;
+        }
+        let rest = &text[i..];
+        let len = rest
+            .find([',', '\n', '\r', ';', '(', ')', '\\'])
+            .unwrap_or(rest.len());
+        // A sentence ends the part too ("France 90867. Please call").
+        let len = rest[..len].find(". ").map_or(len, |dot| dot.min(len));
+        let part = rest[..len].trim_end().trim_end_matches('.');
+        // The address words at the start of the part ("Sweden after the concert": "Sweden").
+        let taken = address_prefix(part);
+        let part_end = i + taken;
+        if taken == 0
+            || part.chars().count() > 40
+            || others.iter().any(|o| o.start < part_end && i < o.end)
+        {
+            break;
+        }
+        end = part_end;
+        if taken < part.len() {
+            break;
+        }
+    }
+    end
+}
+
+/// Lower-case words inside place names.
+const PARTICLES: [&str; 17] = [
+    "de", "da", "do", "dos", "das", "di", "del", "della", "la", "le", "van", "von", "der", "den",
+    "am", "an", "sur",
+];
+
+/// Byte length of the leading words of `part` that can end an address (capitalised words, at
+/// most one number, postcode-like tokens; four words at most), trailing punctuation excluded.
+fn address_prefix(part: &str) -> usize {
+    let mut taken = 0;
+    let (mut words, mut numbers) = (0, 0);
+    for (at, word) in part
+        .split(' ')
+        .scan(0, |offset, w| {
+            let at = *offset;
+            *offset += w.len() + 1;
+            Some((at, w))
+        })
+        .filter(|(_, w)| !w.is_empty())
+    {
+        let w = word.trim_end_matches(['.', '?', '!', ':']);
+        let number = !w.is_empty() && w.bytes().all(|c| c.is_ascii_digit());
+        let capitalised = w.starts_with(char::is_uppercase)
+            && w.chars()
+                .all(|c| c.is_alphabetic() || matches!(c, '-' | '\'' | '’'));
+        let postcode = (3..=10).contains(&w.len())
+            && w.bytes().any(|c| c.is_ascii_digit())
+            && w.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-');
+        // "Santa Marta de Penaguião", "Torres de Albánchez": particles inside a place name.
+        let particle = words > 0 && PARTICLES.contains(&w);
+        if particle {
+            continue;
+        }
+        if words == 4 || !(capitalised || postcode) || (number && numbers == 1) {
+            break;
+        }
+        words += 1;
+        numbers += usize::from(number);
+        taken = at + w.len();
+    }
+    taken
 }

@@ -297,6 +297,13 @@ impl Detectors {
             if text.contains([':', '-', '.']) {
                 pii::macs(&self.mac, text, &mut out);
             }
+            // std's substring search is much faster than a per-byte case-insensitive pass.
+            if ["corner of", "Corner of", "CORNER OF"]
+                .iter()
+                .any(|w| text.contains(w))
+            {
+                self.address.scan_corners(text, &mut out);
+            }
             self.person.scan(text, &mut out);
             address::join_fragments(text, &mut out);
         }

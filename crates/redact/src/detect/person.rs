@@ -1,12 +1,18 @@
 //! Person names.
 //!
 //! - One to three capitalised words after a title (`Dr. Jane Roe`), after a phrase that
-//!   introduces a person (`my name is`, `Dear`, `customer`, `signed`), or as the value of a
-//!   name field in JSON, YAML or CSV-like text (`"full_name": "Jane Roe"`).
+//!   introduces a person (`my name is`, `Dear`, `customer`, `said`, `Hi`), after `said X to`,
+//!   or as the value of a name field in JSON, YAML or CSV-like text (`"full_name": "Jane Roe"`).
 //! - Two or three capitalised words in a row none of which is a common English word, using
 //!   SCOWL (the word lists behind Debian's `wamerican`, Kevin Atkinson, permissive licence in
 //!   `data/SCOWL-COPYRIGHT`): a word listed in lower case is common ("Build", "Data"); a word
 //!   listed capitalised is a proper noun ("Mary", "Gordon"). Unknown words count as names.
+//! - One capitalised word that is a first name (Jörg Michael's `nam_dict.txt`, 37k names from
+//!   many countries, GFDL, in `data/GIVEN-NAMES-LICENSE`) and not a common word, wherever a
+//!   word stands alone (sentence start, speaker labels, lists, possessives), except after a
+//!   place preposition ("in Florence"), before another capitalised word ("Victoria Falls") or
+//!   for well-known places ("Austin"); a word with a family-name ending ("Ragnarsdóttir",
+//!   "Tomaszewski"); or a word SCOWL lists only as a proper noun, mid-sentence.
 //!   No synthetic-data generator's name list is used.
 
 use std::io::Read;
@@ -22,6 +28,8 @@ use crate::resolve::Candidate;
 pub(crate) struct Persons {
     titled: Regex,
     introduced: Regex,
+    /// "said Koppány to Christy": the one spoken to.
+    spoken_to: Regex,
     field: Regex,
     shape: Regex,
     single: Regex,
@@ -102,6 +110,80 @@ static WORDS: LazyLock<Option<Words>> = LazyLock::new(|| {
         proper: SortedWords::new(proper)?,
     })
 });
+
+/// First names, lower case (see the module doc).
+static GIVEN: LazyLock<Option<SortedWords>> = LazyLock::new(|| {
+    let gz: &[u8] = include_bytes!("../../data/given-names.txt.gz");
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(gz)
+        .read_to_string(&mut text)
+        .ok()?;
+    SortedWords::new(text.lines().collect())
+});
+
+/// Well-known places that are also first names: alone, the place is the likelier reading
+/// ("Austin has a big tech scene"); in a full name ("Jordan Peterson") they still count.
+const PLACES_NAMED_LIKE_PEOPLE: [&str; 46] = [
+    "austin",
+    "denver",
+    "dallas",
+    "houston",
+    "phoenix",
+    "orlando",
+    "florence",
+    "victoria",
+    "sydney",
+    "adelaide",
+    "wellington",
+    "hamilton",
+    "kingston",
+    "jordan",
+    "georgia",
+    "virginia",
+    "carolina",
+    "florida",
+    "paris",
+    "london",
+    "lyon",
+    "milan",
+    "vienna",
+    "geneva",
+    "sofia",
+    "valencia",
+    "santiago",
+    "alexandria",
+    "chelsea",
+    "madison",
+    "lincoln",
+    "savannah",
+    "charlotte",
+    "aurora",
+    "raleigh",
+    "augusta",
+    "helena",
+    "salem",
+    "dayton",
+    "eugene",
+    "regina",
+    "india",
+    "china",
+    "kenya",
+    "israel",
+    "chad",
+];
+
+/// Endings that make a word a family name in the languages they come from: Nordic
+/// patronymics, Slavic, Romanian, Greek and Turkish surname suffixes ("Ragnarsdóttir",
+/// "Knudsen", "Tomaszewski", "Sklenářová", "Popescu", "Papadopoulos", "Yılmazoğlu").
+const SURNAME_ENDINGS: [&str; 20] = [
+    "dóttir", "dottir", "sson", "ssen", "sen", "son", "ski", "ska", "cki", "cka", "ová", "ovà",
+    "vić", "vic", "enko", "czyk", "wicz", "escu", "poulos", "oğlu",
+];
+
+/// A word shaped like a family name (lower case, not a common word: the caller checks).
+fn surname_shaped(lower: &str) -> bool {
+    lower.chars().count() >= 5 && SURNAME_ENDINGS.iter().any(|end| lower.ends_with(end))
+}
 
 /// Capitalised product, platform and org words that are not in a dictionary but are not names.
 const TECH: [&str; 76] = [
@@ -230,7 +312,7 @@ pub(crate) fn namelike_word(w: &str) -> bool {
 }
 
 /// Place words that start or end many capitalised runs ("South Africa", "Rua Mouco").
-const PLACE: [&str; 40] = [
+const PLACE: [&str; 43] = [
     "north",
     "south",
     "east",
@@ -271,6 +353,9 @@ const PLACE: [&str; 40] = [
     "ireland",
     "zealand",
     "monaco",
+    "alaska",
+    "nebraska",
+    "essen",
 ];
 
 impl Persons {
@@ -287,7 +372,13 @@ impl Persons {
             introduced: compile(
                 "person-context",
                 &format!(
-                    r"(?i:my name is|my name's|i am called|dear|signed|sincerely,|regards,|cheers,|thanks,|customer|client|patient|employee|contact person|assigned to|reported by|requested by|cc:|from:|to:|author:|contact:|full name:)\s*[,:]?\s*({full})"
+                    r"(?-u:\b)(?i:my name is|my name's|i am called|dear|signed|sincerely,|regards,|cheers,|thanks,|customer|client|patient|employee|contact person|assigned to|reported by|requested by|cc:|from:|to:|author:|contact:|full name:|hi|hello|hey|calls me|call me|said|says|asked|replied)\s*[,:]?\s*({full})"
+                ),
+            )?,
+            spoken_to: compile(
+                "person-context",
+                &format!(
+                    r"(?-u:\b)(?i:said|says|asked|replied|whispered|shouted)\s+{full}\s+to\s+({full})"
                 ),
             )?,
             field: compile(
@@ -394,11 +485,30 @@ impl Persons {
         }
     }
 
-    /// A single capitalised word that SCOWL lists only as a proper noun, mid-sentence and not
-    /// after a place preposition: weaker evidence, lower confidence.
+    /// A single capitalised word: a first name wherever a word stands alone (not after a place
+    /// preposition), or a word SCOWL lists only as a proper noun, mid-sentence and not after a
+    /// place preposition. Weaker evidence, lower confidence.
     fn scan_single(&self, text: &str, out: &mut Vec<Candidate>) {
-        const NOT_AFTER: [&str; 12] = [
-            "in", "at", "from", "to", "near", "of", "on", "via", "the", "a", "an", "visit",
+        const PLACE_BEFORE: [&str; 8] = ["in", "at", "from", "to", "near", "on", "via", "visit"];
+        const NOT_AFTER: [&str; 4] = ["of", "the", "a", "an"];
+        // After these a capitalised word names a thing ("the new Wilson score", "class Jackson").
+        const THING_BEFORE: [&str; 16] = [
+            "the",
+            "a",
+            "an",
+            "new",
+            "class",
+            "struct",
+            "enum",
+            "trait",
+            "interface",
+            "extends",
+            "implements",
+            "import",
+            "type",
+            "impl",
+            "def",
+            "fn",
         ];
         const CALENDAR: [&str; 19] = [
             "monday",
@@ -422,42 +532,88 @@ impl Persons {
             "christmas",
         ];
         let Some(words) = WORDS.as_ref() else { return };
+        let given_names = GIVEN.as_ref();
         for m in self.single.find_iter(text) {
             let (s, e) = (m.start(), m.end());
-            let before = text[..s].chars().next_back();
+            // A JSON or log escape (`\n`, `\t`) before the word is a line break, not a letter.
+            let escaped = ["\\n", "\\r", "\\t"]
+                .iter()
+                .find_map(|esc| text[..s].strip_suffix(esc));
+            let (head, before) = match escaped {
+                Some(head) => (head.trim_end_matches([' ', '\t']), Some('\n')),
+                None => (
+                    text[..s].trim_end_matches([' ', '\t']),
+                    text[..s].chars().next_back(),
+                ),
+            };
             let after = text[e..].chars().next();
+            let apostrophe = matches!(after, Some('\'' | '’'));
             if before.is_some_and(|c| {
                 c.is_alphanumeric()
                     || matches!(c, '_' | '@' | '.' | '/' | '-' | '<' | '"' | '\'' | '`')
-            }) || after.is_some_and(|c| {
-                c.is_alphanumeric()
-                    || matches!(
-                        c,
-                        '_' | '@' | '(' | '/' | '-' | '=' | '"' | '\'' | '`' | '>' | '['
-                    )
-            }) {
+            }) || (!apostrophe
+                && after.is_some_and(|c| {
+                    c.is_alphanumeric()
+                        || matches!(c, '_' | '@' | '(' | '/' | '-' | '=' | '"' | '`' | '>' | '[')
+                }))
+            {
                 continue;
             }
-            // Sentence start: after ". ", "! ", "? ", a newline, or at the very beginning.
-            let head = text[..s].trim_end_matches([' ', '\t']);
-            if head.is_empty() || head.ends_with(['.', '!', '?', '\n', ':', '#', '*', '-']) {
+            let lower = m.as_str().to_lowercase();
+            let given =
+                given_names.is_some_and(|g| g.contains(lower.as_str())) || surname_shaped(&lower);
+            let line_start = escaped.is_some() || head.is_empty() || head.ends_with('\n');
+            // A transcript's speaker ("\nRoger: You saved my life!") is a name even when the
+            // word is also a common one; "Max: 100" is not a speaker.
+            let speaker = given
+                && line_start
+                && text[e..]
+                    .strip_prefix(": ")
+                    .is_some_and(|said| said.starts_with(|c: char| c.is_uppercase() || c == '"'));
+            if (words.common.contains(lower.as_str()) && !speaker)
+                || CALENDAR.contains(&lower.as_str())
+                || PLACE.contains(&lower.as_str())
+                || TECH.contains(&lower.as_str())
+            {
                 continue;
             }
+            // A first name's possessive ("Erik's address") still stands alone; any other
+            // apostrophe glues the word to something ("O'Neil" is found as a whole elsewhere).
+            if apostrophe
+                && !(given && {
+                    let rest = &text[e + after.map_or(0, char::len_utf8)..];
+                    rest.starts_with('s') && !rest[1..].starts_with(char::is_alphanumeric)
+                })
+            {
+                continue;
+            }
+            if !given && !words.proper.contains(lower.as_str()) {
+                continue;
+            }
+            // Sentence start: after ". ", "! ", "? ", a line break, a label, or at the beginning.
+            let sentence_start = escaped.is_some()
+                || head.is_empty()
+                || head.ends_with(['.', '!', '?', '\n', ':', '#', '*', '-']);
             let prev = head
                 .rsplit([' ', '\t', '\n'])
                 .next()
                 .unwrap_or("")
                 .to_lowercase();
-            if NOT_AFTER.contains(&prev.as_str()) {
-                continue;
-            }
-            let lower = m.as_str().to_lowercase();
-            if !words.proper.contains(lower.as_str())
-                || words.common.contains(lower.as_str())
-                || CALENDAR.contains(&lower.as_str())
-                || PLACE.contains(&lower.as_str())
-                || TECH.contains(&lower.as_str())
-            {
+            let prev = prev.as_str();
+            // "Victoria Falls", "Jackson Hole": the first word of a longer proper noun (whole
+            // names are found as shapes).
+            let next_capitalised = text[e..]
+                .strip_prefix(' ')
+                .is_some_and(|rest| rest.starts_with(char::is_uppercase));
+            let stands_alone = if given {
+                !PLACE_BEFORE.contains(&prev)
+                    && !THING_BEFORE.contains(&prev)
+                    && !next_capitalised
+                    && !PLACES_NAMED_LIKE_PEOPLE.contains(&lower.as_str())
+            } else {
+                !sentence_start && !PLACE_BEFORE.contains(&prev) && !NOT_AFTER.contains(&prev)
+            };
+            if !stands_alone {
                 continue;
             }
             out.push(Candidate {
@@ -465,7 +621,7 @@ impl Persons {
                 detector: "person-name",
                 start: s,
                 end: e,
-                confidence: 0.45,
+                confidence: if given { 0.5 } else { 0.45 },
             });
         }
     }
@@ -476,6 +632,7 @@ impl Persons {
         for (re, detector, conf) in [
             (&self.titled, "person-title", 0.9f32),
             (&self.introduced, "person-context", 0.75),
+            (&self.spoken_to, "person-context", 0.7),
             (&self.field, "person-field", 0.8),
         ] {
             for caps in re.captures_iter(text) {
