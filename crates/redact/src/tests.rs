@@ -13,6 +13,14 @@ fn kinds(r: &Redactor, text: &str) -> Vec<(FindingType, String)> {
         .collect()
 }
 
+fn persons(r: &Redactor, text: &str) -> Vec<String> {
+    kinds(r, text)
+        .into_iter()
+        .filter(|(k, _)| *k == FindingType::Person)
+        .map(|(_, v)| v)
+        .collect()
+}
+
 #[test]
 fn redactor_is_send_and_sync() {
     fn check<T: Send + Sync>() {}
@@ -163,13 +171,7 @@ fn adjacent_values_are_each_found() {
 #[test]
 fn a_first_name_standing_alone_is_a_person_but_not_after_a_place_word_or_as_a_value() {
     let r = redactor();
-    let person = |text: &str| -> Vec<String> {
-        kinds(&r, text)
-            .into_iter()
-            .filter(|(k, _)| *k == FindingType::Person)
-            .map(|(_, v)| v)
-            .collect()
-    };
+    let person = |text: &str| persons(&r, text);
     assert_eq!(person("Sandra is a very sympathetic person."), ["Sandra"]);
     assert_eq!(person("As promised, here's Erik's address."), ["Erik"]);
     assert_eq!(
@@ -234,13 +236,7 @@ fn an_address_takes_its_city_region_postcode_and_country_lines_and_nothing_after
 #[test]
 fn family_names_are_known_by_their_endings() {
     let r = redactor();
-    let person = |text: &str| -> Vec<String> {
-        kinds(&r, text)
-            .into_iter()
-            .filter(|(k, _)| *k == FindingType::Person)
-            .map(|(_, v)| v)
-            .collect()
-    };
+    let person = |text: &str| persons(&r, text);
     assert_eq!(
         person("The song was by Ragnarsdóttir, says Tomaszewski."),
         ["Ragnarsdóttir", "Tomaszewski"]

@@ -86,12 +86,17 @@ impl SortedWords {
     }
 }
 
-static WORDS: LazyLock<Option<Words>> = LazyLock::new(|| {
-    let gz: &[u8] = include_bytes!("../../data/scowl-words.txt.gz");
+/// A word list shipped gzip'd in `data/`, one word per line.
+fn gunzip(gz: &[u8]) -> Option<String> {
     let mut text = String::new();
     flate2::read::GzDecoder::new(gz)
         .read_to_string(&mut text)
         .ok()?;
+    Some(text)
+}
+
+static WORDS: LazyLock<Option<Words>> = LazyLock::new(|| {
+    let text = gunzip(include_bytes!("../../data/scowl-words.txt.gz"))?;
     // Slices of the text, not one allocation per word: the heap they would leave behind
     // outlives the list.
     let mut lowered = String::new();
@@ -113,11 +118,7 @@ static WORDS: LazyLock<Option<Words>> = LazyLock::new(|| {
 
 /// First names, lower case (see the module doc).
 static GIVEN: LazyLock<Option<SortedWords>> = LazyLock::new(|| {
-    let gz: &[u8] = include_bytes!("../../data/given-names.txt.gz");
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(gz)
-        .read_to_string(&mut text)
-        .ok()?;
+    let text = gunzip(include_bytes!("../../data/given-names.txt.gz"))?;
     SortedWords::new(text.lines().collect())
 });
 
