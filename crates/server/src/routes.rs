@@ -177,10 +177,13 @@ async fn update_file(State(s): St, Path(file): Path<String>) -> AppResult<Respon
     let shelf = s.updates.as_ref().ok_or_else(not_found)?;
     let release = shelf.release()?;
     let path = shelf.artifact_path(&release, &file).ok_or_else(not_found)?;
-    let bytes = tokio::fs::read(&path)
+    // Streamed from disk: a fleet downloading a 20 MB package at once must not hold a copy
+    // per device in memory.
+    let file = tokio::fs::File::open(&path)
         .await
         .map_err(|source| Error::ReadFile { path, source })?;
-    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+    let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], body).into_response())
 }
 
 async fn policy_signature(State(s): St) -> String {
