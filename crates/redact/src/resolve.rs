@@ -17,7 +17,31 @@ pub(crate) struct Candidate {
 /// depends on detector run order. Returns the survivors sorted by start.
 pub(crate) fn resolve(mut cands: Vec<Candidate>) -> Vec<Candidate> {
     cands.retain(|c| c.end > c.start);
-    cands.sort_by(|a, b| {
+    cands.sort_unstable_by_key(|c| (c.start, c.end));
+    // Candidates only compete with those they overlap, directly or through a chain: resolve
+    // each such cluster on its own (most are a single candidate), in the global order.
+    let mut kept = Vec::with_capacity(cands.len());
+    let mut cluster: Vec<Candidate> = Vec::new();
+    let mut reach = 0;
+    for c in cands {
+        if c.start >= reach && !cluster.is_empty() {
+            resolve_cluster(&mut cluster, &mut kept);
+        }
+        reach = reach.max(c.end);
+        cluster.push(c);
+    }
+    resolve_cluster(&mut cluster, &mut kept);
+    kept
+}
+
+/// Greedy choice in priority order within one cluster of overlapping candidates; appends
+/// the survivors to `kept` by start and empties the cluster.
+fn resolve_cluster(cluster: &mut Vec<Candidate>, kept: &mut Vec<Candidate>) {
+    if cluster.len() == 1 {
+        kept.append(cluster);
+        return;
+    }
+    cluster.sort_by(|a, b| {
         (b.end - b.start)
             .cmp(&(a.end - a.start))
             .then(b.kind.specificity().cmp(&a.kind.specificity()))
@@ -25,23 +49,16 @@ pub(crate) fn resolve(mut cands: Vec<Candidate>) -> Vec<Candidate> {
             .then(a.start.cmp(&b.start))
             .then(a.detector.cmp(b.detector))
     });
-    // Accepted spans by start (unique: they never overlap and are never empty). A sorted
-    // `Vec` with `insert` moved O(n²) bytes on large inputs.
-    let mut kept: std::collections::BTreeMap<usize, Candidate> = std::collections::BTreeMap::new();
-    for c in cands {
-        let clash_prev = kept
-            .range(..c.start)
-            .next_back()
-            .is_some_and(|(_, k)| k.end > c.start);
-        let clash_next = kept
-            .range(c.start..)
-            .next()
-            .is_some_and(|(_, k)| k.start < c.end);
-        if !clash_prev && !clash_next {
-            kept.insert(c.start, c);
+    let from = kept.len();
+    for c in cluster.drain(..) {
+        if kept[from..]
+            .iter()
+            .all(|k| k.end <= c.start || c.end <= k.start)
+        {
+            kept.push(c);
         }
     }
-    kept.into_values().collect()
+    kept[from..].sort_unstable_by_key(|c| c.start);
 }
 
 /// A value detected once is covered everywhere it occurs: context rules ("id " before a
@@ -52,24 +69,47 @@ pub(crate) fn cover_repeats(text: &str, found: Vec<Candidate>) -> Vec<Candidate>
         return found;
     }
     let b = text.as_bytes();
+    // Every distinct value of four bytes or more, searched for in one pass.
+    let mut distinct = std::collections::HashSet::new();
+    let values: Vec<&str> = found
+        .iter()
+        .map(|f| &text[f.start..f.end])
+        .filter(|v| v.len() >= 4 && distinct.insert(*v))
+        .collect();
+    // A handful of values: one vectorised substring search each beats one automaton pass.
+    let occurrences: Vec<(usize, usize)> = if values.len() <= 16 {
+        values
+            .iter()
+            .enumerate()
+            .flat_map(|(k, v)| text.match_indices(v).map(move |(i, _)| (k, i)))
+            .collect()
+    } else {
+        // Built per call: the NFA builds in microseconds where the default DFA took
+        // longer than the search.
+        let Ok(ac) = aho_corasick::AhoCorasick::builder()
+            .kind(Some(aho_corasick::AhoCorasickKind::NoncontiguousNFA))
+            .build(&values)
+        else {
+            return found;
+        };
+        ac.find_overlapping_iter(text)
+            .map(|m| (m.pattern().as_usize(), m.start()))
+            .collect()
+    };
     let mut extra: Vec<Candidate> = Vec::new();
-    let mut seen: Vec<&str> = Vec::new();
-    for f in &found {
-        let v = &text[f.start..f.end];
-        if v.len() < 4 || seen.contains(&v) {
+    for (k, i) in occurrences {
+        let value = values[k];
+        let e = i + value.len();
+        let glued = (i > 0 && b[i - 1].is_ascii_alphanumeric())
+            || (e < b.len() && b[e].is_ascii_alphanumeric());
+        // `found` is sorted and non-overlapping: only the last span starting before `e`
+        // can reach past `i`.
+        let j = found.partition_point(|g| g.start < e);
+        if glued || (j > 0 && found[j - 1].end > i) {
             continue;
         }
-        seen.push(v);
-        for (i, _) in text.match_indices(v) {
-            let e = i + v.len();
-            let glued = (i > 0 && b[i - 1].is_ascii_alphanumeric())
-                || (e < b.len() && b[e].is_ascii_alphanumeric());
-            // `found` is sorted and non-overlapping: only the last span starting before `e`
-            // can reach past `i`.
-            let j = found.partition_point(|g| g.start < e);
-            if glued || (j > 0 && found[j - 1].end > i) {
-                continue;
-            }
+        // The first finding of this value lends its type, detector and confidence.
+        if let Some(f) = found.iter().find(|f| &text[f.start..f.end] == value) {
             extra.push(Candidate {
                 start: i,
                 end: e,

@@ -12,7 +12,8 @@ use crate::restore::Restorer;
 /// never values.
 #[derive(Default, Clone)]
 pub struct Vault {
-    by_value: HashMap<(FindingType, String), String>,
+    /// Per type, value → placeholder (nested so a lookup borrows the value, no copy).
+    by_value: HashMap<FindingType, HashMap<String, String>>,
     // Shared with restorers so a snapshot for a streamed answer costs one pointer copy.
     by_placeholder: Arc<HashMap<String, String>>,
     counters: HashMap<FindingType, u32>,
@@ -26,13 +27,14 @@ impl Vault {
 
     /// The placeholder for `value`, minting `[TYPE_N]` the first time it is seen.
     pub fn placeholder(&mut self, kind: FindingType, value: &str) -> String {
-        if let Some(p) = self.by_value.get(&(kind, value.to_owned())) {
+        let of_kind = self.by_value.entry(kind).or_default();
+        if let Some(p) = of_kind.get(value) {
             return p.clone();
         }
         let n = self.counters.entry(kind).or_insert(0);
         *n += 1;
         let p = format!("[{}_{}]", kind.as_str(), n);
-        self.by_value.insert((kind, value.to_owned()), p.clone());
+        of_kind.insert(value.to_owned(), p.clone());
         Arc::make_mut(&mut self.by_placeholder).insert(p.clone(), value.to_owned());
         p
     }

@@ -2,18 +2,59 @@
 
 use regex::Regex;
 
-use super::{compile, glued_before};
+use super::gate::{Family, Hits, captures_in, merge_windows};
+use super::{compile, find_in_runs, glued_before};
 use crate::error::Result;
 use crate::finding::FindingType;
 use crate::resolve::Candidate;
 
 pub(crate) struct Addresses {
-    forms: Vec<(Regex, f32)>,
+    /// Each form with its confidence and where it can match.
+    forms: Vec<(Regex, f32, Site)>,
     /// "Rengaskuja 21", "Kárpát u. 16": capitalised non-dictionary words then a house number.
     named: Regex,
     /// A crossing: "the corner of 26 rue des Lilas and Silva Brooks" (no digit needed).
     corner: Regex,
 }
+
+/// Where a form's matches can lie, so its regex searches there instead of the whole text.
+#[derive(Clone, Copy)]
+enum Site {
+    /// Starts at a house number followed by a capitalised word ("1600 Pennsylvania").
+    HouseNumber,
+    /// Around a German street ending followed by a house number ("…straße 5").
+    GermanStreet,
+    /// Around a French street word after a house number ("12 rue").
+    FrenchStreet,
+    /// Anywhere: the regex's literal prefix already makes the search fast.
+    Anywhere,
+}
+
+/// German street-name endings ("Hauptstraße", "Am Lindenweg").
+pub(crate) const GERMAN_STREET_ENDINGS: [&str; 14] = [
+    "straße", "strasse", "str.", "weg", "platz", "allee", "gasse", "ring", "damm", "ufer",
+    "chaussee", "steig", "pfad", "markt",
+];
+
+/// French street words after the house number ("12 rue de la Paix").
+pub(crate) const FRENCH_STREET_WORDS: [&str; 13] = [
+    "rue",
+    "avenue",
+    "av.",
+    "boulevard",
+    "bd",
+    "place",
+    "chemin",
+    "allée",
+    "impasse",
+    "quai",
+    "route",
+    "cours",
+    "passage",
+];
+
+/// Bytes a whole address can span around the word or number that anchors it.
+const ADDRESS_REACH: usize = 256;
 
 // A capitalised word, Latin letters with accents.
 const CAP: &str = r"\p{Lu}[\p{Ll}\p{Lu}'’\-]*\.?";
@@ -34,22 +75,31 @@ impl Addresses {
             r"(?:,?\s*(?:\p{Lu}[\p{Ll}]+\s?){1,3},?\s*(?:[A-Z]{2}\s+)?\d{5}(?:-\d{4})?)?";
         let uk_post =
             r"(?:,?\s*(?:\p{Lu}[\p{Ll}]+\s?){0,2},?\s*[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2})?";
+        let alternatives = |words: &[&str]| {
+            words
+                .iter()
+                .map(|w| regex::escape(w))
+                .collect::<Vec<_>>()
+                .join("|")
+        };
+        let german = alternatives(&GERMAN_STREET_ENDINGS);
+        let french = alternatives(&FRENCH_STREET_WORDS);
         let forms = [
             // US / UK: "1600 Pennsylvania Avenue NW, Apt 2, Washington, DC 20500".
-            (format!(r"\d{{1,6}}[A-Za-z]?\s+(?:{CAP}\s+){{1,4}}{us_types}\b\.?(?:\s+(?:N|S|E|W|NE|NW|SE|SW)\.?)?{unit}{city_zip}{uk_post}"), 0.8),
+            (format!(r"\d{{1,6}}[A-Za-z]?\s+(?:{CAP}\s+){{1,4}}{us_types}\b\.?(?:\s+(?:N|S|E|W|NE|NW|SE|SW)\.?)?{unit}{city_zip}{uk_post}"), 0.8, Site::HouseNumber),
             // German: "Hauptstraße 5a, 10115 Berlin".
-            (format!(r"(?:{CAP}\s+)?\p{{Lu}}[\p{{Ll}}]+(?:straße|strasse|str\.|weg|platz|allee|gasse|ring|damm|ufer|chaussee|steig|pfad|markt)\s+\d{{1,4}}\s?[a-z]?(?:,?\s*\d{{5}}\s+{CAP})?"), 0.8),
+            (format!(r"(?:{CAP}\s+)?\p{{Lu}}[\p{{Ll}}]+(?:{german})\s+\d{{1,4}}\s?[a-z]?(?:,?\s*\d{{5}}\s+{CAP})?"), 0.8, Site::GermanStreet),
             // French: "12 bis, rue de la Paix, 75002 Paris".
-            (format!(r"(?i:\d{{1,4}}(?:\s?(?:bis|ter))?,?\s+(?:rue|avenue|av\.|boulevard|bd|place|chemin|allée|impasse|quai|route|cours|passage)\s+(?:(?:de|du|des|la|le|l'|d')\s*){{0,2}})(?:{CAP}\s?){{1,4}}(?:,?\s*\d{{5}}\s+{CAP})?"), 0.8),
+            (format!(r"(?i:\d{{1,4}}(?:\s?(?:bis|ter))?,?\s+(?:{french})\s+(?:(?:de|du|des|la|le|l'|d')\s*){{0,2}})(?:{CAP}\s?){{1,4}}(?:,?\s*\d{{5}}\s+{CAP})?"), 0.8, Site::FrenchStreet),
             // Unit lines and military / PO boxes.
-            (r"(?:Apt|Apartment|Suite|Ste)\.?\s\d{1,5}[A-Za-z]?".to_owned(), 0.7),
-            (r"(?:P\.?\s?O\.?\s?Box|PSC\s+\d{3,5},?\s+Box|Unit\s+\d{3,5}\s+Box)\s+\d{1,6}(?:\s+(?:APO|FPO|DPO)\s+A[AEP]\s+\d{5})?".to_owned(), 0.8),
+            (r"(?:Apt|Apartment|Suite|Ste)\.?\s\d{1,5}[A-Za-z]?".to_owned(), 0.7, Site::Anywhere),
+            (r"(?:P\.?\s?O\.?\s?Box|PSC\s+\d{3,5},?\s+Box|Unit\s+\d{3,5}\s+Box)\s+\d{1,6}(?:\s+(?:APO|FPO|DPO)\s+A[AEP]\s+\d{5})?".to_owned(), 0.8, Site::Anywhere),
             // A ship's military address: "USNV Andersson\nFPO AA 61328".
-            (r"\b(?:USNS|USNV|USS|USCGC)\s+\p{Lu}[\p{L}'’\-]*(?:\s+\p{Lu}[\p{L}'’\-]*)?\s*,?\s+(?:APO|FPO|DPO)\s+A[AEP]\s+\d{5}".to_owned(), 0.8),
+            (r"\b(?:USNS|USNV|USS|USCGC)\s+\p{Lu}[\p{L}'’\-]*(?:\s+\p{Lu}[\p{L}'’\-]*)?\s*,?\s+(?:APO|FPO|DPO)\s+A[AEP]\s+\d{5}".to_owned(), 0.8, Site::Anywhere),
         ];
         let forms = forms
             .into_iter()
-            .map(|(p, c)| Ok((compile("street-address", &p)?, c)))
+            .map(|(p, c, site)| Ok((compile("street-address", &p)?, c, site)))
             .collect::<Result<Vec<_>>>()?;
         let named = compile(
             "street-address",
@@ -79,9 +129,18 @@ impl Addresses {
         }
     }
 
-    pub(crate) fn scan(&self, text: &str, out: &mut Vec<Candidate>) {
+    /// `hits`: the German and French street words found by the keyword gate.
+    pub(crate) fn scan(&self, text: &str, hits: &Hits, out: &mut Vec<Candidate>) {
         let b = text.as_bytes();
-        for caps in self.named.captures_iter(text) {
+        let numbers = house_numbers(b);
+        let named_windows = merge_windows(
+            text,
+            numbers
+                .trailing
+                .iter()
+                .filter_map(|&(s, e)| Some((street_name_before(b, s)?, e + 2))),
+        );
+        for caps in captures_in(&self.named, text, named_windows) {
             let (Some(m), Some(words), Some(num)) = (caps.get(0), caps.get(1), caps.get(2)) else {
                 continue;
             };
@@ -113,8 +172,28 @@ impl Addresses {
                 });
             }
         }
-        for (re, conf) in &self.forms {
-            for m in re.find_iter(text) {
+        for (re, conf, site) in &self.forms {
+            let windows = match site {
+                Site::Anywhere => vec![(0, text.len())],
+                // A capitalised word (or a non-ASCII letter) after the number and a space.
+                Site::HouseNumber => merge_windows(
+                    text,
+                    numbers.leading.iter().map(|&s| (s, s + ADDRESS_REACH)),
+                ),
+                Site::GermanStreet => hits.windows(Family::StreetGerman, text, |s, e| {
+                    let rest = &b[e..];
+                    let blank = rest.iter().take_while(|c| c.is_ascii_whitespace()).count();
+                    (blank > 0 && rest.get(blank).is_some_and(u8::is_ascii_digit))
+                        .then_some((s.saturating_sub(ADDRESS_REACH / 2), e + ADDRESS_REACH / 4))
+                }),
+                Site::FrenchStreet => hits.windows(Family::StreetFrench, text, |s, e| {
+                    b[s.saturating_sub(12)..s]
+                        .iter()
+                        .any(u8::is_ascii_digit)
+                        .then_some((s.saturating_sub(16), e + ADDRESS_REACH))
+                }),
+            };
+            for m in find_in_runs(re, text, windows) {
                 let (s, mut e) = (m.start(), m.end());
                 if glued_before(b, s, b"") {
                     continue;
@@ -132,6 +211,80 @@ impl Addresses {
             }
         }
     }
+}
+
+/// House numbers that can anchor an address, found in one pass over the text's digits.
+struct HouseNumbers {
+    /// Starts of numbers before a capitalised street name ("1600 Pennsylvania", "221B Baker").
+    leading: Vec<usize>,
+    /// Numbers after a street name: a space after a lower-case letter or a dot ("Rengaskuja
+    /// 21", "Kárpát u. 16").
+    trailing: Vec<(usize, usize)>,
+}
+
+/// Where the street name before a trailing house number at `s` can start: the fifth
+/// space-separated word back (a prefix, three name words and an abbreviation), if one of the
+/// four words before the number is capitalised. `None` when none is: no street name.
+fn street_name_before(b: &[u8], s: usize) -> Option<usize> {
+    let floor = s.saturating_sub(ADDRESS_REACH / 2);
+    let mut k = s - 1;
+    let mut capitalised = false;
+    for word in 0..5 {
+        let end = k;
+        while k > floor && !b[k - 1].is_ascii_whitespace() {
+            k -= 1;
+        }
+        if word < 4
+            && b.get(k)
+                .is_some_and(|&c| c.is_ascii_uppercase() || c >= 0x80)
+            && k < end
+        {
+            capitalised = true;
+        }
+        if k <= floor || b[k - 1] != b' ' {
+            break;
+        }
+        k -= 1;
+    }
+    capitalised.then_some(k)
+}
+
+fn house_numbers(b: &[u8]) -> HouseNumbers {
+    let mut numbers = HouseNumbers {
+        leading: Vec::new(),
+        trailing: Vec::new(),
+    };
+    let mut i = 0;
+    while i < b.len() {
+        if !b[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let s = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if s >= 2
+            && b[s - 1] == b' '
+            && (b[s - 2].is_ascii_lowercase() || b[s - 2] >= 0x80 || b[s - 2] == b'.')
+        {
+            numbers.trailing.push((s, i));
+        }
+        let rest = &b[i..];
+        let rest = match rest.split_first() {
+            Some((c, tail)) if c.is_ascii_alphabetic() => tail,
+            _ => rest,
+        };
+        let blank = rest.iter().take_while(|c| c.is_ascii_whitespace()).count();
+        // Other scripts' capitals and Unicode spaces are not ASCII.
+        if rest
+            .get(blank)
+            .is_some_and(|&c| c >= 0x80 || (blank > 0 && c.is_ascii_uppercase()))
+        {
+            numbers.leading.push(s);
+        }
+    }
+    numbers
 }
 
 /// Joins address fragments into whole addresses: adjacent pieces separated only by spaces,

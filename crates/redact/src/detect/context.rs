@@ -2,20 +2,19 @@
 
 use regex::Regex;
 
-use super::{compile, context_before};
+use super::gate::{Family, Hits};
+use super::{compile, context_before, find_in_runs};
 use crate::error::Result;
 use crate::finding::FindingType;
 use crate::resolve::Candidate;
 
 pub(crate) struct ContextIds {
-    /// Any context word at all: without one, none of the regexes can produce a finding.
-    gate: aho_corasick::AhoCorasick,
     date: Regex,
     id: Regex,
     nino: Regex,
 }
 
-const DOB_WORDS: [&str; 10] = [
+pub(crate) const DOB_WORDS: [&str; 10] = [
     "born",
     "birth",
     "dob",
@@ -28,7 +27,7 @@ const DOB_WORDS: [&str; 10] = [
     "naissance",
 ];
 
-const GOV_WORDS: [&str; 16] = [
+pub(crate) const GOV_WORDS: [&str; 16] = [
     "passport",
     "driver's licen",
     "drivers licen",
@@ -47,22 +46,12 @@ const GOV_WORDS: [&str; 16] = [
     "social insurance",
 ];
 
-const NINO_WORDS: [&str; 4] = ["national insurance", "nino", "ni number", "ni no"];
+pub(crate) const NINO_WORDS: [&str; 4] = ["national insurance", "nino", "ni number", "ni no"];
 
 impl ContextIds {
     pub(crate) fn new() -> Result<Self> {
         let months = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)";
-        let gate_words: Vec<&str> = DOB_WORDS
-            .iter()
-            .chain(GOV_WORDS.iter())
-            .chain(NINO_WORDS.iter())
-            .copied()
-            .collect();
-        let gate = aho_corasick::AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .build(gate_words)?;
         Ok(Self {
-            gate,
             date: compile(
                 "date-of-birth",
                 &format!(
@@ -77,16 +66,19 @@ impl ContextIds {
         })
     }
 
-    pub(crate) fn scan(&self, text: &str, out: &mut Vec<Candidate>) {
-        if !self.gate.is_match(text) {
-            return;
-        }
+    /// `hits`: the context words found by the keyword gate. Each regex runs only just after
+    /// its words: a value counts when the word lies in the `reach` bytes before it.
+    pub(crate) fn scan(&self, text: &str, hits: &Hits, out: &mut Vec<Candidate>) {
+        let after = |family, reach: usize| {
+            // The longest value (a spelled-out date) is well under 40 bytes.
+            hits.windows(family, text, |s, e| Some((e, s + reach + 40)))
+        };
         let b = text.as_bytes();
         let bounded = |s: usize, e: usize| {
             (s == 0 || !b[s - 1].is_ascii_alphanumeric())
                 && (e >= b.len() || !b[e].is_ascii_alphanumeric())
         };
-        for m in self.date.find_iter(text) {
+        for m in find_in_runs(&self.date, text, after(Family::DateOfBirth, 40)) {
             if bounded(m.start(), m.end()) && context_before(text, m.start(), 40, &DOB_WORDS) {
                 out.push(Candidate {
                     kind: FindingType::DateOfBirth,
@@ -97,7 +89,7 @@ impl ContextIds {
                 });
             }
         }
-        for m in self.nino.find_iter(text) {
+        for m in find_in_runs(&self.nino, text, after(Family::Nino, 40)) {
             if bounded(m.start(), m.end()) && context_before(text, m.start(), 40, &NINO_WORDS) {
                 out.push(Candidate {
                     kind: FindingType::GovId,
@@ -108,7 +100,7 @@ impl ContextIds {
                 });
             }
         }
-        for m in self.id.find_iter(text) {
+        for m in find_in_runs(&self.id, text, after(Family::GovId, 32)) {
             let digits = m.as_str().bytes().filter(u8::is_ascii_digit).count();
             if digits >= 5
                 && bounded(m.start(), m.end())

@@ -2,6 +2,7 @@
 
 mod address;
 mod context;
+mod gate;
 pub(crate) mod person;
 mod pii;
 pub(crate) mod rules;
@@ -111,11 +112,6 @@ fn mask_placeholders(b: &mut [u8]) {
     }
 }
 
-/// True when one of `words` (lowercase) occurs in the `window` bytes after `pos`.
-pub(crate) fn context_after(text: &str, pos: usize, window: usize, words: &[&str]) -> bool {
-    contains_ci(&text.as_bytes()[pos..(pos + window).min(text.len())], words)
-}
-
 /// ASCII case-insensitive substring test without allocating (called per candidate, several
 /// times for every phone, date and id candidate). One pass over the window: a bit per first
 /// letter says where a word can start, and only there are the words compared.
@@ -144,15 +140,70 @@ fn contains_ci_slow(hay: &[u8], w: &[u8]) -> bool {
         || (w.len() <= hay.len() && hay.windows(w.len()).any(|win| win.eq_ignore_ascii_case(w)))
 }
 
-/// Maximal runs of bytes that `allowed` accepts, holding at least `min_seeds` bytes that
-/// `seed` accepts and at least `min_len` bytes. A regex without anchors or look-around whose
-/// matches consist only of `allowed` bytes finds exactly the same matches inside these runs
-/// as in the whole text, so the digit detectors search a few short runs instead of every
-/// byte. Non-ASCII text is one run: `\d` also matches other scripts' digits.
+/// The bytes a run must hold (see [`runs`]), each kind found by the fastest search for it:
+/// a vectorised byte search, or eight bytes at a time for digits.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Seed {
+    Digit,
+    /// One to three bytes.
+    Bytes(&'static [u8]),
+}
+
+impl Seed {
+    fn accepts(self, c: u8) -> bool {
+        match self {
+            Seed::Digit => c.is_ascii_digit(),
+            Seed::Bytes(set) => set.contains(&c),
+        }
+    }
+
+    /// The first position at or after `from` holding a seed byte.
+    fn next(self, b: &[u8], from: usize) -> Option<usize> {
+        let hay = &b[from..];
+        let at = match self {
+            Seed::Digit => next_digit(hay),
+            Seed::Bytes(&[x]) => memchr::memchr(x, hay),
+            Seed::Bytes(&[x, y]) => memchr::memchr2(x, y, hay),
+            Seed::Bytes(&[x, y, z]) => memchr::memchr3(x, y, z, hay),
+            Seed::Bytes(set) => hay.iter().position(|c| set.contains(c)),
+        }?;
+        Some(from + at)
+    }
+}
+
+/// The first ASCII digit in `hay`, skipping eight bytes at a time where none is.
+fn next_digit(hay: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let mut chunks = hay.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        // XOR with '0' maps digits to 0..=9 and every other byte to 10 or more; then the
+        // classic "has a byte below n" test (exact as a yes/no for n <= 128).
+        let y = u64::from_ne_bytes(word) ^ u64::from_ne_bytes([b'0'; 8]);
+        if y.wrapping_sub(ONES * 10) & !y & HIGHS != 0 {
+            return chunk.iter().position(u8::is_ascii_digit).map(|i| at + i);
+        }
+        at += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(u8::is_ascii_digit)
+        .map(|i| at + i)
+}
+
+/// Maximal runs of bytes that `allowed` accepts, holding at least `min_seeds` seed bytes
+/// (which `allowed` must accept too) and at least `min_len` bytes. A regex without anchors or
+/// look-around whose matches consist only of `allowed` bytes finds exactly the same matches
+/// inside these runs as in the whole text, so the digit detectors search a few short runs
+/// instead of every byte. Non-ASCII text is one run: `\d` also matches other scripts' digits.
 pub(crate) fn runs(
     text: &str,
     allowed: impl Fn(u8) -> bool,
-    seed: impl Fn(u8) -> bool,
+    seed: Seed,
     min_seeds: usize,
     min_len: usize,
 ) -> Vec<(usize, usize)> {
@@ -163,8 +214,7 @@ pub(crate) fn runs(
     let mut out = Vec::new();
     let mut i = 0;
     let mut floor = 0;
-    while let Some(off) = b[i..].iter().position(|&c| seed(c) && allowed(c)) {
-        let at = i + off;
+    while let Some(at) = seed.next(b, i) {
         let mut s = at;
         while s > floor && allowed(b[s - 1]) {
             s -= 1;
@@ -172,14 +222,15 @@ pub(crate) fn runs(
         let mut e = at;
         let mut seeds = 0;
         while e < b.len() && allowed(b[e]) {
-            seeds += usize::from(seed(b[e]));
+            seeds += usize::from(seed.accepts(b[e]));
             e += 1;
         }
         if seeds >= min_seeds && e - s >= min_len {
             out.push((s, e));
         }
         floor = e;
-        i = e;
+        // A seed the caller's `allowed` rejects would end an empty run here.
+        i = e.max(at + 1);
         if i >= b.len() {
             break;
         }
@@ -191,7 +242,7 @@ pub(crate) fn runs(
 pub(crate) fn find_in_runs<'t>(
     re: &'t Regex,
     text: &'t str,
-    runs: Vec<(usize, usize)>,
+    runs: impl IntoIterator<Item = (usize, usize)> + 't,
 ) -> impl Iterator<Item = regex::Match<'t>> + 't {
     runs.into_iter().flat_map(move |(s, e)| {
         let hay = &text[..e];
@@ -209,6 +260,29 @@ pub(crate) fn find_in_runs<'t>(
             Some(m)
         })
     })
+}
+
+/// The leftmost match of `re` in `hay` starting at `pos` or later, like `find_at`, for a
+/// pattern that begins with `^` and has no look-behind: it is tried only at the starts
+/// `can_start` accepts (ASCII bytes), each an anchored search. Per candidate that runs the
+/// forward automaton alone; an unanchored search also runs a reverse one to find where the
+/// match began, which dominated the digit detectors' cost.
+pub(crate) fn find_anchored_from(
+    re: &Regex,
+    hay: &str,
+    pos: usize,
+    can_start: impl Fn(u8) -> bool,
+) -> Option<(usize, usize)> {
+    let b = hay.as_bytes();
+    let mut p = pos;
+    while p < b.len() {
+        p += b[p..].iter().position(|&c| c.is_ascii() && can_start(c))?;
+        if let Some(m) = re.find(&hay[p..]) {
+            return Some((p, p + m.end()));
+        }
+        p += 1;
+    }
+    None
 }
 
 /// Which detector families run.
@@ -230,6 +304,8 @@ pub(crate) struct Detectors {
     person: person::Persons,
     context: context::ContextIds,
     secrets: secrets::SecretScanner,
+    /// Keywords of the context-bound detectors, found in one pass.
+    gate: gate::Gate,
     terms: Option<terms::Terms>,
 }
 
@@ -247,9 +323,11 @@ impl std::fmt::Debug for Detectors {
 
 impl Detectors {
     pub(crate) fn new(restricted_terms: &[String]) -> Result<Self> {
+        let secrets = secrets::SecretScanner::new()?;
         Ok(Self {
-            card: compile("credit-card", r"\d(?:[ -]?\d){11,22}")?,
-            iban: compile("iban", r"[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,32}")?,
+            // Anchored: searched from each possible start (see `find_anchored_from`).
+            card: compile("credit-card", r"^\d(?:[ -]?\d){11,22}")?,
+            iban: compile("iban", r"^[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,32}")?,
             ssn: compile("us-ssn", r"\d{3}-\d{2}-\d{4}|\d{3} \d{2} \d{4}|\d{9}")?,
             ipv4: compile("ipv4", r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")?,
             ipv6: compile(
@@ -264,7 +342,25 @@ impl Detectors {
             address: address::Addresses::new()?,
             person: person::Persons::new()?,
             context: context::ContextIds::new()?,
-            secrets: secrets::SecretScanner::new()?,
+            gate: gate::Gate::new(
+                secrets.keywords(),
+                &[
+                    (gate::Family::DateOfBirth, &context::DOB_WORDS),
+                    (gate::Family::GovId, &context::GOV_WORDS),
+                    (gate::Family::Nino, &context::NINO_WORDS),
+                    (gate::Family::PersonTitle, &person::TITLES),
+                    (gate::Family::PersonIntroduced, &person::INTRODUCING),
+                    (gate::Family::PersonSpoken, &person::SPEAKING),
+                    (gate::Family::PersonField, &person::NAME_FIELDS),
+                    (gate::Family::StreetGerman, &address::GERMAN_STREET_ENDINGS),
+                    (gate::Family::StreetFrench, &address::FRENCH_STREET_WORDS),
+                    (gate::Family::PhoneBefore, &pii::PHONE_CONTEXT),
+                    (gate::Family::PhoneAfter, &pii::PHONE_AFTER),
+                    // The gate folds ASCII case only.
+                    (gate::Family::StreetFrench, &["ALLÉE"]),
+                ],
+            )?,
+            secrets,
             terms: terms::Terms::new(restricted_terms)?,
         })
     }
@@ -275,7 +371,8 @@ impl Detectors {
 
     pub(crate) fn scan(&self, text: &str, enabled: Enabled) -> Vec<Candidate> {
         let mut out = Vec::new();
-        self.secrets.scan(text, &mut out);
+        let hits = self.gate.scan(text);
+        self.secrets.scan(text, &hits.secret, &mut out);
         if let Some(t) = &self.terms {
             t.scan(text, &mut out);
         }
@@ -283,13 +380,14 @@ impl Detectors {
             pii::emails(text, &mut out);
             let has_digit = text.bytes().any(|c| c.is_ascii_digit());
             if has_digit {
-                pii::cards(&self.card, text, &mut out);
+                let card_runs = runs(text, pii::card_byte, Seed::Digit, 9, 9);
+                pii::cards(&self.card, text, &card_runs, &mut out);
                 pii::ibans(&self.iban, text, &mut out);
-                pii::ssns(&self.ssn, text, &mut out);
+                pii::ssns(&self.ssn, text, &card_runs, &mut out);
                 pii::ipv4s(&self.ipv4, text, &mut out);
-                pii::phones(&self.phone, text, &mut out);
-                self.address.scan(text, &mut out);
-                self.context.scan(text, &mut out);
+                pii::phones(&self.phone, text, &hits, &mut out);
+                self.address.scan(text, &hits, &mut out);
+                self.context.scan(text, &hits, &mut out);
             }
             if text.contains(':') {
                 pii::ipv6s(&self.ipv6, text, &mut out);
@@ -304,7 +402,7 @@ impl Detectors {
             {
                 self.address.scan_corners(text, &mut out);
             }
-            self.person.scan(text, &mut out);
+            self.person.scan(text, &hits, &mut out);
             address::join_fragments(text, &mut out);
         }
         out
@@ -321,25 +419,25 @@ mod tests {
                     ip 10.0.0.1.5 and 203.0.113.9, mac 00:1A:2B:3C:4D:5E aa-bb-cc-dd-ee-ff \
                     0001.0002.0003, +1 (202) 555-0173 ext 12, 4111 1111 1111 1111 1111 end";
         type ByteClass = fn(u8) -> bool;
-        let cases: [(&str, ByteClass, ByteClass, usize, usize); 3] = [
+        let cases: [(&str, ByteClass, Seed, usize, usize); 3] = [
             (
                 r"\d(?:[ -]?\d){11,22}",
                 |c| c.is_ascii_digit() || c == b' ' || c == b'-',
-                |c| c.is_ascii_digit(),
+                Seed::Digit,
                 12,
                 12,
             ),
             (
                 r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}",
                 |c| c.is_ascii_digit() || c == b'.',
-                |c| c == b'.',
+                Seed::Bytes(b"."),
                 3,
                 7,
             ),
             (
                 r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}",
                 |c| c.is_ascii_hexdigit() || matches!(c, b':' | b'-' | b'.'),
-                |c| matches!(c, b':' | b'-' | b'.'),
+                Seed::Bytes(b":-."),
                 2,
                 14,
             ),
@@ -356,7 +454,7 @@ mod tests {
             assert_eq!(got, whole, "{pat}");
         }
         assert_eq!(
-            runs("١٢٣ 4", |_| true, |_| true, 9, 9),
+            runs("١٢٣ 4", |_| true, Seed::Digit, 9, 9),
             vec![(0, "١٢٣ 4".len())]
         );
     }
@@ -389,6 +487,12 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Eight bytes at a time finds the same first digit as looking at each byte.
+        #[test]
+        fn next_digit_agrees_with_a_byte_scan(hay in proptest::collection::vec(proptest::num::u8::ANY, 0..40)) {
+            proptest::prop_assert_eq!(next_digit(&hay), hay.iter().position(u8::is_ascii_digit));
+        }
+
         /// The first-letter filter finds exactly what comparing at every offset finds.
         #[test]
         fn contains_ci_agrees_with_comparing_everywhere(

@@ -21,6 +21,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::compile;
+use super::gate::{Family, Hits, captures_in};
 use crate::error::{Error, Result};
 use crate::finding::FindingType;
 use crate::resolve::Candidate;
@@ -32,7 +33,8 @@ pub(crate) struct Persons {
     spoken_to: Regex,
     field: Regex,
     shape: Regex,
-    single: Regex,
+    /// `\p{Lu}\p{Ll}+`: a capitalised word, for text that is not ASCII.
+    capitalised: Regex,
     words: &'static Words,
 }
 
@@ -48,6 +50,35 @@ struct SortedWords {
     blob: String,
     /// Start of each word in `blob`; word `i` ends at `starts[i + 1]` (or the blob's end).
     starts: Vec<u32>,
+    /// First word of each prefix bucket (see [`bucket`]), so a lookup bisects a few hundred
+    /// neighbouring words instead of the whole list: a short prompt's lookups were cache
+    /// misses across the whole list.
+    buckets: Vec<u32>,
+}
+
+/// Classes of a byte in byte order: below `a`, each of `a`–`z`, above `z`.
+const BYTE_CLASSES: usize = 28;
+
+fn byte_class(c: Option<u8>) -> usize {
+    match c {
+        None => 0,
+        Some(c @ b'a'..=b'z') => usize::from(c - b'a') + 2,
+        Some(c) if c < b'a' => 1,
+        Some(_) => BYTE_CLASSES + 1,
+    }
+}
+
+/// A word's bucket: its first two bytes' classes when it starts with a letter, else its
+/// first byte's class alone. Non-decreasing in byte order, so every bucket is one range of
+/// the sorted list.
+fn bucket(w: &[u8]) -> usize {
+    let first = byte_class(w.first().copied());
+    let second = if (2..BYTE_CLASSES).contains(&first) {
+        byte_class(w.get(1).copied())
+    } else {
+        0
+    };
+    first * (BYTE_CLASSES + 2) + second
 }
 
 impl SortedWords {
@@ -56,11 +87,23 @@ impl SortedWords {
         words.dedup();
         let mut blob = String::with_capacity(words.iter().map(|w| w.len()).sum());
         let mut starts = Vec::with_capacity(words.len());
-        for w in &words {
+        let n_buckets = (BYTE_CLASSES + 2) * (BYTE_CLASSES + 2);
+        let mut buckets = Vec::with_capacity(n_buckets + 1);
+        for (i, w) in words.iter().enumerate() {
             starts.push(u32::try_from(blob.len()).ok()?);
             blob.push_str(w);
+            while buckets.len() <= bucket(w.as_bytes()) {
+                buckets.push(u32::try_from(i).ok()?);
+            }
         }
-        Some(Self { blob, starts })
+        while buckets.len() <= n_buckets {
+            buckets.push(u32::try_from(words.len()).ok()?);
+        }
+        Some(Self {
+            blob,
+            starts,
+            buckets,
+        })
     }
 
     fn word(&self, i: usize) -> &str {
@@ -73,7 +116,8 @@ impl SortedWords {
     }
 
     fn contains(&self, w: &str) -> bool {
-        let (mut lo, mut hi) = (0, self.starts.len());
+        let b = bucket(w.as_bytes());
+        let (mut lo, mut hi) = (self.buckets[b] as usize, self.buckets[b + 1] as usize);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             match self.word(mid).cmp(w) {
@@ -359,40 +403,110 @@ const PLACE: [&str; 43] = [
     "essen",
 ];
 
+/// Words that introduce a person: the name follows ("my name is Ann", "Dear Mr Roe").
+pub(crate) const INTRODUCING: [&str; 32] = [
+    "my name is",
+    "my name's",
+    "i am called",
+    "dear",
+    "signed",
+    "sincerely,",
+    "regards,",
+    "cheers,",
+    "thanks,",
+    "customer",
+    "client",
+    "patient",
+    "employee",
+    "contact person",
+    "assigned to",
+    "reported by",
+    "requested by",
+    "cc:",
+    "from:",
+    "to:",
+    "author:",
+    "contact:",
+    "full name:",
+    "hi",
+    "hello",
+    "hey",
+    "calls me",
+    "call me",
+    "said",
+    "says",
+    "asked",
+    "replied",
+];
+
+/// Field names whose value is a person's name (JSON, YAML, CSV headers, `key=value`).
+pub(crate) const NAME_FIELDS: [&str; 18] = [
+    "full_name",
+    "fullname",
+    "first_name",
+    "firstname",
+    "last_name",
+    "lastname",
+    "customer_name",
+    "customername",
+    "contact_name",
+    "contactname",
+    "author",
+    "display_name",
+    "displayname",
+    "owner",
+    "assignee",
+    "reporter",
+    "user_name",
+    "username",
+];
+
+/// Titles before a name, as written (matched case-sensitively).
+pub(crate) const TITLES: [&str; 20] = [
+    "Mr", "Mrs", "Ms", "Miss", "Mx", "Dr", "Prof", "Sir", "Dame", "Herr", "Frau", "Mme", "Mlle",
+    "M.", "Monsieur", "Madame", "Señor", "Señora", "Sr", "Sra",
+];
+
+/// Verbs of speech: "said Koppány to Christy" names the one spoken to.
+pub(crate) const SPEAKING: [&str; 6] = ["said", "says", "asked", "replied", "whispered", "shouted"];
+
+/// Bytes after a context word within which the name it introduces must start and end.
+const NAME_REACH: usize = 160;
+
 impl Persons {
     pub(crate) fn new() -> Result<Self> {
+        let alternatives = |words: &[&str]| {
+            words
+                .iter()
+                .map(|w| regex::escape(w))
+                .collect::<Vec<_>>()
+                .join("|")
+        };
+        let titles = alternatives(&TITLES);
+        let speaking = alternatives(&SPEAKING);
+        let introducing = alternatives(&INTRODUCING);
+        let fields = alternatives(&NAME_FIELDS);
         let words = WORDS.as_ref().ok_or(Error::WordList)?;
         let full = format!(r"{NAME}(?:\s+(?:{INITIAL}\s+)?{NAME}){{0,2}}");
         Ok(Self {
-            titled: compile(
-                "person-title",
-                &format!(
-                    r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Herr|Frau|Mme|Mlle|M\.|Monsieur|Madame|Señor|Señora|Sr|Sra)\.?\s+({full})"
-                ),
-            )?,
+            titled: compile("person-title", &format!(r"(?:{titles})\.?\s+({full})"))?,
             introduced: compile(
                 "person-context",
-                &format!(
-                    r"(?-u:\b)(?i:my name is|my name's|i am called|dear|signed|sincerely,|regards,|cheers,|thanks,|customer|client|patient|employee|contact person|assigned to|reported by|requested by|cc:|from:|to:|author:|contact:|full name:|hi|hello|hey|calls me|call me|said|says|asked|replied)\s*[,:]?\s*({full})"
-                ),
+                &format!(r"(?-u:\b)(?i:{introducing})\s*[,:]?\s*({full})"),
             )?,
             spoken_to: compile(
                 "person-context",
-                &format!(
-                    r"(?-u:\b)(?i:said|says|asked|replied|whispered|shouted)\s+{full}\s+to\s+({full})"
-                ),
+                &format!(r"(?-u:\b)(?i:{speaking})\s+{full}\s+to\s+({full})"),
             )?,
             field: compile(
                 "person-field",
-                &format!(
-                    r#"(?i:"?(?:full_?name|first_?name|last_?name|customer_?name|contact_?name|author|display_?name|owner|assignee|reporter|user_?name)"?)\s*[:=]\s*"?({full})"#
-                ),
+                &format!(r#"(?i:"?(?:{fields})"?)\s*[:=]\s*"?({full})"#),
             )?,
             shape: compile(
                 "person-name",
                 r"(?:Mc|Mac|O['’])?\p{Lu}\p{Ll}+(?:[-'’]\p{Lu}\p{Ll}+)?(?:[ \t]+(?:\p{Lu}\.?[ \t]+)?(?:Mc|Mac|O['’])?\p{Lu}\p{Ll}+(?:[-'’]\p{Lu}\p{Ll}+)?){1,3}",
             )?,
-            single: compile("person-name", r"\p{Lu}\p{Ll}{2,}")?,
+            capitalised: compile("person-name", r"\p{Lu}\p{Ll}+")?,
             words,
         })
     }
@@ -402,9 +516,54 @@ impl Persons {
         namelike_word(w)
     }
 
-    fn scan_shapes(&self, text: &str, out: &mut Vec<Candidate>) {
+    /// Every capitalised word (`\p{Lu}\p{Ll}+`), in order. Thousands of short matches cost
+    /// the regex engine more per match than per byte, so ASCII text is scanned by hand.
+    fn capitalised_words(&self, text: &str) -> Vec<(usize, usize)> {
+        if !text.is_ascii() {
+            return self
+                .capitalised
+                .find_iter(text)
+                .map(|m| (m.start(), m.end()))
+                .collect();
+        }
         let b = text.as_bytes();
-        for m in self.shape.find_iter(text) {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while let Some(off) = b[i..].iter().position(u8::is_ascii_uppercase) {
+            let s = i + off;
+            let e = s
+                + 1
+                + b[s + 1..]
+                    .iter()
+                    .take_while(|c| c.is_ascii_lowercase())
+                    .count();
+            if e > s + 1 {
+                out.push((s, e));
+            }
+            i = e;
+        }
+        out
+    }
+
+    /// Runs of two or more capitalised words ("Dana Whitfield", "John F. Kennedy"). The shape
+    /// regex runs only where two capitalised words stand next to each other.
+    fn scan_shapes(&self, text: &str, words: &[(usize, usize)], out: &mut Vec<Candidate>) {
+        let b = text.as_bytes();
+        // Between two words of a name: blanks, an initial, an apostrophe or a hyphen
+        // ("O'Neil", "Smith-Jones", "McDonald" is "Mc" + "Donald").
+        let joins = |gap: &[u8]| {
+            let mut marks = gap.iter().filter(|&&c| c != b' ' && c != b'\t');
+            marks.clone().count() <= 6
+                && marks.all(|&c| {
+                    c.is_ascii_uppercase() || matches!(c, b'.' | b'\'' | b'-') || c >= 0x80
+                })
+        };
+        let pairs = words.windows(2).filter_map(|pair| {
+            let ((s, e), (s2, e2)) = (pair[0], pair[1]);
+            joins(&b[e..s2]).then_some((s, e2))
+        });
+        let windows = super::gate::merge_windows(text, pairs);
+        for m in super::find_in_runs(&self.shape, text, windows) {
             let (s, e) = (m.start(), m.end());
             let glued =
                 |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '@');
@@ -489,7 +648,7 @@ impl Persons {
     /// A single capitalised word: a first name wherever a word stands alone (not after a place
     /// preposition), or a word SCOWL lists only as a proper noun, mid-sentence and not after a
     /// place preposition. Weaker evidence, lower confidence.
-    fn scan_single(&self, text: &str, out: &mut Vec<Candidate>) {
+    fn scan_single(&self, text: &str, capitalised: &[(usize, usize)], out: &mut Vec<Candidate>) {
         const PLACE_BEFORE: [&str; 8] = ["in", "at", "from", "to", "near", "on", "via", "visit"];
         const NOT_AFTER: [&str; 4] = ["of", "the", "a", "an"];
         // After these a capitalised word names a thing ("the new Wilson score", "class Jackson").
@@ -534,8 +693,11 @@ impl Persons {
         ];
         let Some(words) = WORDS.as_ref() else { return };
         let given_names = GIVEN.as_ref();
-        for m in self.single.find_iter(text) {
-            let (s, e) = (m.start(), m.end());
+        // `\p{Lu}\p{Ll}{2,}`: capitalised words of three letters or more.
+        for &(s, e) in capitalised
+            .iter()
+            .filter(|&&(s, e)| text[s..e].chars().nth(2).is_some())
+        {
             // A JSON or log escape (`\n`, `\t`) before the word is a line break, not a letter.
             let escaped = ["\\n", "\\r", "\\t"]
                 .iter()
@@ -560,7 +722,7 @@ impl Persons {
             {
                 continue;
             }
-            let lower = m.as_str().to_lowercase();
+            let lower = text[s..e].to_lowercase();
             let given =
                 given_names.is_some_and(|g| g.contains(lower.as_str())) || surname_shaped(&lower);
             let line_start = escaped.is_some() || head.is_empty() || head.ends_with('\n');
@@ -627,16 +789,36 @@ impl Persons {
         }
     }
 
-    pub(crate) fn scan(&self, text: &str, out: &mut Vec<Candidate>) {
-        self.scan_shapes(text, out);
-        self.scan_single(text, out);
-        for (re, detector, conf) in [
-            (&self.titled, "person-title", 0.9f32),
-            (&self.introduced, "person-context", 0.75),
-            (&self.spoken_to, "person-context", 0.7),
-            (&self.field, "person-field", 0.8),
+    /// `hits`: the introducing words and name fields found by the keyword gate.
+    pub(crate) fn scan(&self, text: &str, hits: &Hits, out: &mut Vec<Candidate>) {
+        let words = self.capitalised_words(text);
+        self.scan_shapes(text, &words, out);
+        self.scan_single(text, &words, out);
+        let b = text.as_bytes();
+        // `introduced` and `spoken_to` start at a word boundary, `titled` at a title in its
+        // case; a field name may sit in quotes.
+        let bounded = |s: usize| s == 0 || !(b[s - 1].is_ascii_alphanumeric() || b[s - 1] == b'_');
+        let titled = hits.windows(Family::PersonTitle, text, |s, e| {
+            TITLES
+                .contains(&&text[s..e])
+                .then_some((s, e + 1 + NAME_REACH))
+        });
+        let introduced = hits.windows(Family::PersonIntroduced, text, |s, e| {
+            bounded(s).then_some((s, e + NAME_REACH))
+        });
+        let spoken_to = hits.windows(Family::PersonSpoken, text, |s, e| {
+            bounded(s).then_some((s, e + 2 * NAME_REACH))
+        });
+        let fields = hits.windows(Family::PersonField, text, |s, e| {
+            Some((s.saturating_sub(1), e + NAME_REACH))
+        });
+        for (re, windows, detector, conf) in [
+            (&self.titled, titled, "person-title", 0.9f32),
+            (&self.introduced, introduced, "person-context", 0.75),
+            (&self.spoken_to, spoken_to, "person-context", 0.7),
+            (&self.field, fields, "person-field", 0.8),
         ] {
-            for caps in re.captures_iter(text) {
+            for caps in captures_in(re, text, windows) {
                 let Some(m) = caps.get(1) else { continue };
                 // Drop leading stop words ("Dear Team"), keep the rest.
                 let mut start = m.start();
@@ -672,6 +854,30 @@ impl Persons {
                     confidence: conf,
                 });
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucketed_lookup_finds_exactly_the_listed_words() {
+        let listed = [
+            "", "'tis", "-ish", "0day", "a", "ab", "abc", "b", "zz", "zzz", "é", "éa", "ça",
+            "zürich",
+        ];
+        let words = SortedWords::new(listed.to_vec()).unwrap();
+        for w in listed {
+            assert!(words.contains(w), "{w:?} is listed");
+        }
+        for w in ["'ti", "-", "0", "aa", "abd", "c", "z", "zzzz", "è", "ç"] {
+            assert!(!words.contains(w), "{w:?} is not listed");
+        }
+        let scowl = WORDS.as_ref().unwrap();
+        for i in (0..scowl.common.starts.len()).step_by(97) {
+            assert!(scowl.common.contains(scowl.common.word(i)));
         }
     }
 }

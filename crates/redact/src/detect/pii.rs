@@ -8,7 +8,8 @@ use std::str::FromStr;
 
 use regex::Regex;
 
-use super::{context_after, context_before, glued_before, is_word_byte};
+use super::gate::{Family, Hits};
+use super::{Seed, context_before, glued_before, is_word_byte};
 use crate::error::Result;
 use crate::finding::FindingType;
 use crate::resolve::Candidate;
@@ -133,15 +134,17 @@ fn iin_ok(d: &[u8]) -> bool {
     }
 }
 
-pub(crate) fn cards(re: &Regex, text: &str, out: &mut Vec<Candidate>) {
+/// `runs`: maximal runs of [`card_byte`]s holding nine digits or more (shared with SSNs);
+/// `re` is anchored (see [`super::find_anchored_from`]).
+pub(crate) fn cards(re: &Regex, text: &str, runs: &[(usize, usize)], out: &mut Vec<Candidate>) {
     let b = text.as_bytes();
-    for (rs, re_end) in super::runs(text, card_byte, |c| c.is_ascii_digit(), 12, 12) {
+    for &(rs, re_end) in runs {
+        if b[rs..re_end].iter().filter(|c| c.is_ascii_digit()).count() < 12 {
+            continue;
+        }
         let hay = &text[..re_end];
         let mut pos = rs;
-        while pos <= hay.len()
-            && let Some(m) = re.find_at(hay, pos)
-        {
-            let (s, e) = (m.start(), m.end());
+        while let Some((s, e)) = super::find_anchored_from(re, hay, pos, |c| c.is_ascii_digit()) {
             match card_at(b, s, e) {
                 Some((end, conf)) => {
                     out.push(cand(FindingType::CreditCard, "credit-card", s, end, conf));
@@ -155,7 +158,7 @@ pub(crate) fn cards(re: &Regex, text: &str, out: &mut Vec<Candidate>) {
 }
 
 /// Bytes a card or SSN match consists of.
-fn card_byte(c: u8) -> bool {
+pub(crate) fn card_byte(c: u8) -> bool {
     c.is_ascii_digit() || c == b' ' || c == b'-'
 }
 
@@ -176,27 +179,34 @@ fn card_at(b: &[u8], s: usize, e: usize) -> Option<(usize, f32)> {
     if glued_before(b, s, b".-/:+$#") {
         return None;
     }
-    let mut digits: Vec<u8> = Vec::with_capacity(23);
-    let mut ends: Vec<usize> = Vec::with_capacity(23);
-    let mut seps_before: Vec<(usize, Option<u8>)> = Vec::with_capacity(23);
+    // The card regex matches at most 23 digits: fixed arrays, no allocation per candidate.
+    const MAX: usize = 23;
+    let mut digits = [0u8; MAX];
+    let mut ends = [0usize; MAX];
+    let mut seps_before = [0usize; MAX];
+    let mut n_digits = 0;
     let mut seps = 0usize;
     let mut sep_kind: Option<u8> = None;
     let mut mixed_from = usize::MAX;
     for (i, &c) in b[s..e].iter().enumerate() {
         if c.is_ascii_digit() {
-            digits.push(c - b'0');
-            ends.push(s + i + 1);
-            seps_before.push((seps, sep_kind));
+            if n_digits == MAX {
+                break;
+            }
+            digits[n_digits] = c - b'0';
+            ends[n_digits] = s + i + 1;
+            seps_before[n_digits] = seps;
+            n_digits += 1;
         } else {
             seps += 1;
             match sep_kind {
                 None => sep_kind = Some(c),
-                Some(k) if k != c && mixed_from == usize::MAX => mixed_from = digits.len(),
+                Some(k) if k != c && mixed_from == usize::MAX => mixed_from = n_digits,
                 Some(_) => {}
             }
         }
     }
-    for n in (12..=digits.len().min(19)).rev() {
+    for n in (12..=n_digits.min(19)).rev() {
         if n > mixed_from {
             continue;
         }
@@ -209,15 +219,11 @@ fn card_at(b: &[u8], s: usize, e: usize) -> Option<(usize, f32)> {
         }
         let d = &digits[..n];
         // Written cards group digits in fours (Amex 4-6-5): no short group before the last.
-        let groups: Vec<usize> = b[s..end]
-            .split(|c| !c.is_ascii_digit())
-            .map(<[u8]>::len)
-            .collect();
-        let grouped = groups.len() == 1
-            || (groups[..groups.len() - 1].iter().all(|&g| g >= 4)
-                && groups[groups.len() - 1] >= 3);
+        let mut groups = b[s..end].split(|c| !c.is_ascii_digit()).map(<[u8]>::len);
+        let last = groups.next_back().unwrap_or(0);
+        let grouped = groups.all(|g| g >= 4) && last >= 3;
         if grouped && luhn(d) && iin_ok(d) && !d.iter().all(|&x| x == d[0]) {
-            let conf = if seps_before[n - 1].0 == 0 && n < 15 {
+            let conf = if seps_before[n - 1] == 0 && n < 15 {
                 0.75
             } else {
                 0.92
@@ -273,15 +279,21 @@ fn mod97(iban: &[u8]) -> bool {
     r == 1
 }
 
+/// `re` is anchored (see [`super::find_anchored_from`]); it matches only capitals, digits and
+/// spaces, so it runs only in runs of those long enough to hold an IBAN.
 pub(crate) fn ibans(re: &Regex, text: &str, out: &mut Vec<Candidate>) {
-    let mut pos = 0;
-    while let Some(m) = re.find_at(text, pos) {
-        let s = m.start();
-        // The regex is greedy: the next IBAN may start inside this match.
-        pos = s + 1;
-        if let Some(end) = iban_at(text, s, m.end()) {
-            out.push(cand(FindingType::Iban, "iban", s, end, 0.97));
-            pos = end;
+    let iban_byte = |c: u8| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b' ';
+    for (rs, re_end) in super::runs(text, iban_byte, Seed::Digit, 2, 15) {
+        let hay = &text[..re_end];
+        let mut pos = rs;
+        while let Some((s, e)) = super::find_anchored_from(re, hay, pos, |c| c.is_ascii_uppercase())
+        {
+            // The regex is greedy: the next IBAN may start inside this match.
+            pos = s + 1;
+            if let Some(end) = iban_at(text, s, e) {
+                out.push(cand(FindingType::Iban, "iban", s, end, 0.97));
+                pos = end;
+            }
         }
     }
 }
@@ -324,10 +336,10 @@ fn ssn_valid(area: u32, group: u32, serial: u32) -> bool {
         && !SAMPLES.contains(&(area, group, serial))
 }
 
-pub(crate) fn ssns(re: &Regex, text: &str, out: &mut Vec<Candidate>) {
+/// `runs`: the card runs (see [`cards`]).
+pub(crate) fn ssns(re: &Regex, text: &str, runs: &[(usize, usize)], out: &mut Vec<Candidate>) {
     let b = text.as_bytes();
-    let runs = super::runs(text, card_byte, |c| c.is_ascii_digit(), 9, 9);
-    for m in super::find_in_runs(re, text, runs) {
+    for m in super::find_in_runs(re, text, runs.iter().copied()) {
         let (s, e) = (m.start(), m.end());
         if glued_before(b, s, b"-./")
             || (e < b.len()
@@ -376,7 +388,7 @@ pub(crate) fn ssns(re: &Regex, text: &str, out: &mut Vec<Candidate>) {
 pub(crate) fn ipv4s(re: &Regex, text: &str, out: &mut Vec<Candidate>) {
     let b = text.as_bytes();
     let ip_byte = |c: u8| c.is_ascii_digit() || c == b'.';
-    let runs = super::runs(text, ip_byte, |c| c == b'.', 3, 7);
+    let runs = super::runs(text, ip_byte, Seed::Bytes(b"."), 3, 7);
     for m in super::find_in_runs(re, text, runs) {
         let (s, e) = (m.start(), m.end());
         if glued_before(b, s, b".") {
@@ -438,7 +450,7 @@ pub(crate) fn ipv6s(re: &Regex, text: &str, out: &mut Vec<Candidate>) {
 pub(crate) fn macs(re: &Regex, text: &str, out: &mut Vec<Candidate>) {
     let b = text.as_bytes();
     let mac_byte = |c: u8| c.is_ascii_hexdigit() || matches!(c, b':' | b'-' | b'.');
-    let runs = super::runs(text, mac_byte, |c| matches!(c, b':' | b'-' | b'.'), 2, 14);
+    let runs = super::runs(text, mac_byte, Seed::Bytes(b":-."), 2, 14);
     for m in super::find_in_runs(re, text, runs) {
         let (s, e) = (m.start(), m.end());
         if (s > 0 && (is_word_byte(b[s - 1]) || matches!(b[s - 1], b':' | b'-' | b'.')))
@@ -468,13 +480,14 @@ const REGIONS: [phonenumber::country::Id; 16] = {
     ]
 };
 
-const PHONE_CONTEXT: [&str; 12] = [
+pub(crate) const PHONE_CONTEXT: [&str; 12] = [
     "phone", "tel", "call", "mobile", "cell", "fax", "contact", "reach", "whatsapp", "number",
     "sms", "text me",
 ];
 
 /// Labels written after a number in signatures and contact blocks.
-const PHONE_AFTER: [&str; 7] = ["office", "mobile", "fax", "cell", "home", "work", "(tel"];
+pub(crate) const PHONE_AFTER: [&str; 7] =
+    ["office", "mobile", "fax", "cell", "home", "work", "(tel"];
 
 pub(crate) struct PhoneRegexes {
     /// Parser verdicts by normalised candidate. Chat clients resend the whole conversation on
@@ -505,9 +518,10 @@ impl PhoneRegexes {
     pub(crate) fn new() -> Result<Self> {
         Ok(Self {
             memo: std::sync::Mutex::new(std::collections::HashMap::new()),
+            // Anchored: searched from each possible start (see `find_anchored_from`).
             candidate: super::compile(
                 "phone",
-                r"(?:\+\d{1,3}[ .-]?)?(?:\(0\)[ ]?)?(?:\(\d{1,5}\)[ .-]?)?\d[\d .\-/]{4,20}\d(?:[ ]?(?:x|ext\.?|#)[ ]?\d{1,6})?",
+                r"^(?:\+\d{1,3}[ .-]?)?(?:\(0\)[ ]?)?(?:\(\d{1,5}\)[ .-]?)?\d[\d .\-/]{4,20}\d(?:[ ]?(?:x|ext\.?|#)[ ]?\d{1,6})?",
             )?,
             nanp: super::compile(
                 "phone",
@@ -522,7 +536,8 @@ impl PhoneRegexes {
     }
 }
 
-pub(crate) fn phones(re: &PhoneRegexes, text: &str, out: &mut Vec<Candidate>) {
+/// `hits`: the gate's phone context words.
+pub(crate) fn phones(re: &PhoneRegexes, text: &str, hits: &Hits, out: &mut Vec<Candidate>) {
     let phone_byte = |c: u8| {
         c.is_ascii_digit()
             || matches!(
@@ -530,8 +545,8 @@ pub(crate) fn phones(re: &PhoneRegexes, text: &str, out: &mut Vec<Candidate>) {
                 b'+' | b'(' | b')' | b' ' | b'.' | b'-' | b'/' | b'x' | b'e' | b't' | b'#'
             )
     };
-    for (rs, re_end) in super::runs(text, phone_byte, |c| c.is_ascii_digit(), 7, 7) {
-        phones_in(re, text, rs, re_end, out);
+    for (rs, re_end) in super::runs(text, phone_byte, Seed::Digit, 7, 7) {
+        phones_in(re, text, hits, rs, re_end, out);
     }
 }
 
@@ -539,17 +554,18 @@ pub(crate) fn phones(re: &PhoneRegexes, text: &str, out: &mut Vec<Candidate>) {
 fn phones_in(
     re: &PhoneRegexes,
     text: &str,
+    hits: &Hits,
     mut pos: usize,
     run_end: usize,
     out: &mut Vec<Candidate>,
 ) {
     let b = text.as_bytes();
     let hay = &text[..run_end];
-    let mut context_memo = None;
     while pos <= hay.len()
-        && let Some(m) = re.candidate.find_at(hay, pos)
+        && let Some((s, e)) = super::find_anchored_from(&re.candidate, hay, pos, |c| {
+            c.is_ascii_digit() || c == b'+' || c == b'('
+        })
     {
-        let (s, e) = (m.start(), m.end());
         // The run may join a phone with a neighbouring number ("+1 202-555-0173 1.1.1.77"):
         // try ends at each space, longest first; on failure retry after the first group.
         let mut found = None;
@@ -562,11 +578,12 @@ fn phones_in(
         let seps: &[char] = &[' ', '-', '.', '/', ','];
         let after_placeholder =
             text[..s].trim_end_matches(seps).ends_with(']') && text[..s].ends_with(seps);
-        loop {
+        // A phone has seven digits or more: shorter ends are not worth a try.
+        while b[s..end].iter().filter(|c| c.is_ascii_digit()).count() >= 7 {
             let before_placeholder = text[end..].starts_with(seps)
                 && text[end..].trim_start_matches(seps).starts_with('[');
             let strong_only = continues_run || after_placeholder || before_placeholder || end < e;
-            if let Some(hit) = phone_at(re, text, s, end, strong_only, &mut context_memo) {
+            if let Some(hit) = phone_at(re, text, hits, s, end, strong_only) {
                 found = Some(hit);
                 break;
             }
@@ -588,10 +605,10 @@ fn phones_in(
 fn phone_at(
     re: &PhoneRegexes,
     text: &str,
+    hits: &Hits,
     s: usize,
     e: usize,
     strong_only: bool,
-    context_memo: &mut Option<(usize, bool)>,
 ) -> Option<(usize, usize, f32)> {
     let b = text.as_bytes();
     let (mut s, mut e) = (s, e);
@@ -620,9 +637,12 @@ fn phone_at(
         return None;
     }
     let seps = main.bytes().filter(|c| !c.is_ascii_digit()).count();
+    // Every check up to the verdict only rejects: the cheap structural ones run first and the
+    // context words (a scan of the bytes around) are looked up only when a decision needs
+    // them, so runs of card, IBAN and id digits end here after a few byte tests.
     // Phone numbers do not end in a one-digit group ("20240311.4" is a build number).
     let last_group = main.bytes().rev().take_while(u8::is_ascii_digit).count();
-    if last_group < 2 || context_before(text, s, 10, &["build", "version", "ver."]) {
+    if last_group < 2 {
         return None;
     }
     // "012 - 0000", "12  34": two separators in a row are prose, not a phone layout.
@@ -631,55 +651,54 @@ fn phone_at(
         return None;
     }
     let plus = main.starts_with('+');
-    // Every check up to the first `Some` only rejects, so the cheap and most selective ones
-    // run first: runs of card and IBAN digits end here after one regex.
-    // The same start is tried with several ends: look for the words before it once.
-    let before = match *context_memo {
-        Some((at, found)) if at == s => found,
-        _ => {
-            let found = context_before(text, s, 40, &PHONE_CONTEXT);
-            *context_memo = Some((s, found));
-            found
-        }
+    // A context word in the 40 bytes before or a label in the 12 bytes after.
+    let mut ctx_memo = None;
+    let mut ctx = || {
+        *ctx_memo.get_or_insert_with(|| {
+            hits.any_within(Family::PhoneBefore, text, s.saturating_sub(40), s)
+                || hits.any_within(Family::PhoneAfter, text, e, e + 12)
+        })
     };
-    let ctx = before || context_after(text, e, 12, &PHONE_AFTER);
-    if seps == 0 && !plus && !ctx {
+    if seps == 0 && !plus && !ctx() {
         return None;
     }
-    let shaped = re.nanp.is_match(cand_str);
+    // A NANP number has ten digits, eleven with the country code.
+    let shaped = (10..=11).contains(&digits) && re.nanp.is_match(cand_str);
     // Inside a longer digit run only a NANP shape or a validated number with a country code
     // or a context word counts; decide that before paying for the phone-number parser.
-    if strong_only && !shaped && !plus && !ctx {
+    if strong_only && !shaped && !plus && !ctx() {
         return None;
     }
-    if main.contains("  ")
-        || looks_like_ip_or_version(main)
-        || re.date.is_match(main)
-        || re.ssn_shape.is_match(main)
+    // Dates have at most ten digits (with an hour), SSNs nine.
+    if looks_like_ip_or_version(main)
+        || (digits <= 10 && re.date.is_match(main))
+        || (digits == 9 && re.ssn_shape.is_match(main))
     {
         return None;
     }
-    // "Apt. 350 44663" is a unit and a postcode, "#4127" a ticket.
-    if context_before(
-        text,
-        s,
-        8,
-        &[
-            "apt", "suite", "unit", "box", "no.", "#", "order", "ticket", "invoice", "id ",
-        ],
-    ) {
+    // "build 2024 0311 77", "Apt. 350 44663" (a unit and a postcode), "#4127" (a ticket).
+    if context_before(text, s, 10, &["build", "version", "ver."])
+        || context_before(
+            text,
+            s,
+            8,
+            &[
+                "apt", "suite", "unit", "box", "no.", "#", "order", "ticket", "invoice", "id ",
+            ],
+        )
+    {
         return None;
     }
     if shaped && !plus {
         // NANP layout: accept without the parser (Faker-style and fictional 555 numbers are
         // still numbers someone typed as a phone).
-        return Some((s, e, if ctx { 0.9 } else { 0.8 }));
+        return Some((s, e, if ctx() { 0.9 } else { 0.8 }));
     }
     // "+41 (0)66 …": the trunk prefix in parentheses is dropped when dialling from abroad.
     let dial = main.replace("(0)", "");
     let main = dial.as_str();
     let valid = re.validate(main, plus);
-    let conf = match (valid, shaped, ctx) {
+    let conf = match (valid, shaped, ctx()) {
         (true, _, true) => 0.95,
         (true, _, false) if !strong_only => 0.85,
         (true, _, false) if plus => 0.85,

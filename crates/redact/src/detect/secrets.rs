@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use super::gate::KeywordHit;
 use regex::Regex;
 
 use super::rules::{RULES, Rule, Shape};
@@ -71,8 +71,9 @@ struct Generic {
 }
 
 pub(crate) struct SecretScanner {
-    ac: AhoCorasick,
-    /// AC pattern id → indices into `rules` (or, at `rules.len() + i`, generic rule i).
+    /// Every rule keyword, lowercase, searched for by the keyword gate (`super::gate`).
+    keywords: Vec<String>,
+    /// Keyword id → indices into `rules` (or, at `rules.len() + i`, generic rule i).
     targets: Vec<Vec<usize>>,
     rules: Vec<Compiled>,
     generic: Vec<Generic>,
@@ -262,12 +263,8 @@ impl SecretScanner {
                 add(kw, RULES.len() + g, &mut keywords);
             }
         }
-        let ac = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .build(&keywords)?;
         Ok(Self {
-            ac,
+            keywords,
             targets,
             rules,
             generic,
@@ -279,31 +276,40 @@ impl SecretScanner {
         self.rules.len() + self.generic.len()
     }
 
-    pub(crate) fn scan(&self, text: &str, out: &mut Vec<Candidate>) {
+    /// Keywords of every rule, for the keyword gate; `scan` takes their hits by index.
+    pub(crate) fn keywords(&self) -> &[String] {
+        &self.keywords
+    }
+
+    /// `hits`: `(keyword id, start, end)` of the keywords found, in the order found.
+    pub(crate) fn scan(&self, text: &str, hits: &[KeywordHit], out: &mut Vec<Candidate>) {
+        if hits.is_empty() {
+            return;
+        }
         let n_targets = self.rules.len() + self.generic.len();
         // Per target, windows in hit order (hits arrive sorted by end, so starts are near-sorted).
         let mut windows: Vec<Vec<(usize, usize)>> = vec![Vec::new(); n_targets];
-        let mut any = false;
-        for m in self.ac.find_overlapping_iter(text) {
-            any = true;
-            for &t in &self.targets[m.pattern().as_usize()] {
+        for &KeywordHit {
+            keyword,
+            start,
+            end,
+        } in hits
+        {
+            for &t in &self.targets[keyword] {
                 let (back, fwd) = if t < self.rules.len() {
                     let c = &self.rules[t];
                     (if c.assigned { 0 } else { BACK }, c.fwd)
                 } else {
                     (64, 600)
                 };
-                let s = m.start().saturating_sub(back);
-                let e = (m.end() + fwd).min(text.len());
+                let s = start.saturating_sub(back);
+                let e = (end + fwd).min(text.len());
                 let w = &mut windows[t];
                 match w.last_mut() {
                     Some(last) if s <= last.1 => last.1 = last.1.max(e),
                     _ => w.push((s, e)),
                 }
             }
-        }
-        if !any {
-            return;
         }
         for (t, ws) in windows.iter().enumerate() {
             for &(s, e) in ws {
@@ -572,10 +578,13 @@ mod tests {
     static SCANNER: std::sync::LazyLock<SecretScanner> =
         std::sync::LazyLock::new(|| SecretScanner::new().unwrap());
 
+    static GATE: std::sync::LazyLock<super::super::gate::Gate> = std::sync::LazyLock::new(|| {
+        super::super::gate::Gate::new(SCANNER.keywords(), &[]).unwrap()
+    });
+
     fn detectors(text: &str) -> Vec<&'static str> {
-        let s = &*SCANNER;
         let mut out = Vec::new();
-        s.scan(text, &mut out);
+        SCANNER.scan(text, &GATE.scan(text).secret, &mut out);
         out.iter().map(|c| c.detector).collect()
     }
 
