@@ -582,6 +582,50 @@ fn an_enrolment_link_fills_the_enrolment_step_of_the_running_app() {
     shot_window("app-enrolment-link");
 }
 
+/// The start-at-login entry starts the app with `--in-tray`: the tray icon, no window and no
+/// web view (so no WebKit process) until the user opens it from the tray. Reports the app's
+/// idle memory in that state, the figure a machine has after login.
+#[test]
+fn started_at_login_the_app_waits_in_the_tray_without_its_window() {
+    require_desktop_session();
+    let mut app = App::launch_with_args("in-tray", &[], &["--in-tray"]);
+    let item = wait_for_tray_item(&mut app);
+    let entry = poll(Duration::from_secs(10), || {
+        let dir = app.home().join(".config/autostart");
+        let file = std::fs::read_dir(dir).ok()?.flatten().next()?.path();
+        std::fs::read_to_string(file).ok()
+    })
+    .unwrap_or_else(|| panic!("no start-at-login entry; log:\n{}", app.log()));
+    assert!(
+        entry
+            .lines()
+            .any(|l| l.starts_with("Exec=") && l.contains("--in-tray")),
+        "the login entry starts the app in the tray:\n{entry}"
+    );
+    std::thread::sleep(Duration::from_secs(5));
+    app.assert_running();
+    assert_eq!(
+        x11::app_window(app.pid(), TITLE),
+        None,
+        "no window at a start in the tray"
+    );
+    assert!(
+        children(app.pid()).is_empty(),
+        "no WebKit process without a window"
+    );
+    report_idle_memory(&app, "idle in the tray, window never opened");
+
+    click_tray(&item, "Open Certgate");
+    poll(START_TIMEOUT, || x11::app_window(app.pid(), TITLE)).unwrap_or_else(|| {
+        panic!(
+            "Open in the tray menu did not build the window; log:\n{}",
+            app.log()
+        )
+    });
+    click_tray(&item, "Quit");
+    assert_exits_cleanly(&mut app, "Quit");
+}
+
 /// Closing the window leaves the app in the tray; reports the idle memory of the app process
 /// (WebKit's processes reported separately), the figure the README's table carries.
 #[test]
@@ -598,17 +642,23 @@ fn idle_in_the_tray_with_the_window_closed() {
     .unwrap_or_else(|| panic!("the window is still shown after closing it"));
     std::thread::sleep(Duration::from_secs(5));
     app.assert_running();
+    report_idle_memory(&app, "idle with the window closed");
+}
+
+/// Prints the app process's memory (WebKit's processes separately) and its largest resident
+/// mappings: the figures the README's table carries.
+fn report_idle_memory(app: &App, state: &str) {
     let app_rss = rss_kb(app.pid()).expect("the app process has a VmRSS");
-    let webkit: Vec<(u32, u64)> = children(app.pid())
+    assert!(app_rss > 0);
+    let webkit: Vec<u64> = children(app.pid())
         .into_iter()
-        .filter_map(|c| rss_kb(c).map(|r| (c, r)))
+        .filter_map(|c| rss_kb(c).map(|r| r / 1024))
         .collect();
     println!(
-        "idle with the window closed ({}): app RSS {} MB (anonymous {} MB); WebKit processes {:?} MB",
+        "{state} ({}): app RSS {} MB (anonymous {} MB); WebKit processes {webkit:?} MB",
         certgate_e2e::app_binary().display(),
         app_rss / 1024,
         status_kb(app.pid(), "RssAnon").unwrap_or_default() / 1024,
-        webkit.iter().map(|(_, r)| r / 1024).collect::<Vec<_>>()
     );
     let largest: Vec<String> = rss_by_mapping(app.pid())
         .into_iter()
@@ -616,7 +666,6 @@ fn idle_in_the_tray_with_the_window_closed() {
         .map(|(file, kb)| format!("{file} {:.1}", kb as f64 / 1024.0))
         .collect();
     println!("  largest resident mappings (MB): {}", largest.join(", "));
-    assert!(app_rss > 0);
 }
 
 /// The demo as a newcomer meets it, through the real app's screens over WebDriver: the demo

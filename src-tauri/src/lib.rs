@@ -25,6 +25,11 @@ pub use tray::{TrayItem, TrayMode};
 /// Label of the one window, as in tauri.conf.json.
 pub const MAIN_WINDOW: &str = "main";
 
+/// The argument the start-at-login entry passes: start in the tray, without the window. The
+/// window's web view (WebKit and, without a GPU, Mesa's software renderer) is what makes the
+/// app process big, so an app nobody has opened yet since login stays small.
+pub const IN_TRAY_ARG: &str = "--in-tray";
+
 /// Commands, state and window behaviour, for any runtime (the real one or the mock).
 pub fn build<R: Runtime>(builder: Builder<R>) -> Builder<R> {
     let device = device::DeviceStore::system();
@@ -101,13 +106,23 @@ pub fn run() -> tauri::Result<()> {
             tray::show_main_window(app);
         }))
         .plugin(tauri_plugin_deep_link::init())
-        .plugin(tauri_plugin_autostart::Builder::new().build())
+        .plugin(
+            tauri_plugin_autostart::Builder::new()
+                .args([IN_TRAY_ARG])
+                .build(),
+        )
         .plugin(tauri_plugin_clipboard_manager::init())
         .plugin(tauri_plugin_updater::Builder::new().build());
     let app = build(builder)
-        // Setup runs once the event loop is up and the config's window exists.
+        // Setup runs once the event loop is up. The window is built here (or later, from the
+        // tray): the config does not create it, so a start at login can leave it unbuilt.
         .setup(|app| {
             let mode = tray::install(app);
+            // Without a tray, `install` has shown the window: it is the only way in.
+            let in_tray = std::env::args().any(|a| a == IN_TRAY_ARG);
+            if tray::lives_in_tray(Some(&mode)) && !in_tray {
+                tray::show_main_window(app.handle());
+            }
             app.manage(mode);
             notify::spawn(app.handle().clone());
             let autostart = app

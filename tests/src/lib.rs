@@ -77,6 +77,11 @@ impl App {
     /// Starts the app in a fresh home under the target directory (`name` keeps runs apart),
     /// with `extra_env` added to the inherited desktop session.
     pub fn launch(name: &str, extra_env: &[(&str, &str)]) -> Self {
+        Self::launch_with_args(name, extra_env, &[])
+    }
+
+    /// [`App::launch`] with command-line arguments.
+    pub fn launch_with_args(name: &str, extra_env: &[(&str, &str)], args: &[&str]) -> Self {
         let bin = app_binary();
         let home = std::env::temp_dir().join(format!(
             "certgate-e2e-{name}-{}-{}",
@@ -97,7 +102,8 @@ impl App {
             .unwrap_or_else(|err| panic!("cannot dup the log file: {err}"));
 
         let mut cmd = Command::new(&bin);
-        cmd.env("HOME", &home)
+        cmd.args(args)
+            .env("HOME", &home)
             .env("CERTGATE_HOME", home.join("certgate"))
             .env("RUST_LOG", "info")
             // The user's XDG dirs would put WebKit's caches outside the throw-away home.
@@ -118,6 +124,11 @@ impl App {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The app's throw-away home (`$HOME`).
+    pub fn home(&self) -> &std::path::Path {
+        &self.home
     }
 
     /// What the app logged so far (stdout and stderr), for assertions and failure messages.

@@ -268,3 +268,17 @@ fn speech_greetings_and_street_corners_are_context() {
         "a corner of something that is not a street"
     );
 }
+
+#[test]
+fn a_street_name_after_a_common_word_is_found_with_or_without_that_word() {
+    let r = redactor();
+    let streets = |text: &str| -> Vec<String> {
+        kinds(&r, text)
+            .into_iter()
+            .filter(|(k, _)| *k == FindingType::StreetAddress)
+            .map(|(_, v)| v)
+            .collect()
+    };
+    assert_eq!(streets("Bluebird Rengaskuja 21 "), ["Rengaskuja 21"]);
+    assert_eq!(streets("[PERSON_1] Rengaskuja 21 "), ["Rengaskuja 21"]);
+}

@@ -2,8 +2,8 @@
 
 use regex::Regex;
 
-use super::gate::{Family, Hits, captures_in, merge_windows};
-use super::{compile, find_in_runs, glued_before};
+use super::gate::{Family, Hits, alternation, merge_windows};
+use super::{captures_in, compile, find_in_runs, glued_before};
 use crate::error::Result;
 use crate::finding::FindingType;
 use crate::resolve::Candidate;
@@ -75,15 +75,8 @@ impl Addresses {
             r"(?:,?\s*(?:\p{Lu}[\p{Ll}]+\s?){1,3},?\s*(?:[A-Z]{2}\s+)?\d{5}(?:-\d{4})?)?";
         let uk_post =
             r"(?:,?\s*(?:\p{Lu}[\p{Ll}]+\s?){0,2},?\s*[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2})?";
-        let alternatives = |words: &[&str]| {
-            words
-                .iter()
-                .map(|w| regex::escape(w))
-                .collect::<Vec<_>>()
-                .join("|")
-        };
-        let german = alternatives(&GERMAN_STREET_ENDINGS);
-        let french = alternatives(&FRENCH_STREET_WORDS);
+        let german = alternation(&GERMAN_STREET_ENDINGS);
+        let french = alternation(&FRENCH_STREET_WORDS);
         let forms = [
             // US / UK: "1600 Pennsylvania Avenue NW, Apt 2, Washington, DC 20500".
             (format!(r"\d{{1,6}}[A-Za-z]?\s+(?:{CAP}\s+){{1,4}}{us_types}\b\.?(?:\s+(?:N|S|E|W|NE|NW|SE|SW)\.?)?{unit}{city_zip}{uk_post}"), 0.8, Site::HouseNumber),
@@ -153,24 +146,43 @@ impl Addresses {
             {
                 continue;
             }
-            let mut tokens = words.as_str().split_whitespace().peekable();
-            let prefixed = tokens.next_if(|w| {
+            // The street's name: the capitalised words before the number, after the last one
+            // that is no name ("Bluebird Aa 0" is "Aa 0"), so text holding a placeholder
+            // where that word was is found the same way: redacting twice finds nothing new.
+            let base = words.as_str();
+            let tokens: Vec<(usize, &str)> = base
+                .split_whitespace()
+                .map(|w| {
+                    (
+                        words.start() + (w.as_ptr() as usize - base.as_ptr() as usize),
+                        w,
+                    )
+                })
+                .collect();
+            let capitalised = |w: &str| w.starts_with(|c: char| c.is_uppercase());
+            let prefixed = tokens.first().is_some_and(|(_, w)| {
                 STREET_PREFIXES.contains(&w.trim_end_matches('.').to_lowercase().as_str())
             });
-            let mut names = tokens
-                .filter(|w| w.starts_with(|c: char| c.is_uppercase()))
-                .peekable();
-            let all_names = (prefixed.is_some() || names.peek().is_some())
-                && names.all(|w| super::person::namelike_word(w.trim_end_matches('.')));
-            if all_names {
-                out.push(Candidate {
-                    kind: FindingType::StreetAddress,
-                    detector: "street-address",
-                    start: s,
-                    end: e,
-                    confidence: 0.55,
-                });
-            }
+            let named = &tokens[usize::from(prefixed)..];
+            let start = match named.iter().rposition(|(_, w)| {
+                capitalised(w) && !super::person::namelike_word(w.trim_end_matches('.'))
+            }) {
+                None if prefixed || named.iter().any(|(_, w)| capitalised(w)) => s,
+                None => continue,
+                Some(last_other) => {
+                    match named[last_other + 1..].iter().find(|(_, w)| capitalised(w)) {
+                        Some(&(at, _)) => at,
+                        None => continue,
+                    }
+                }
+            };
+            out.push(Candidate {
+                kind: FindingType::StreetAddress,
+                detector: "street-address",
+                start,
+                end: e,
+                confidence: 0.55,
+            });
         }
         for (re, conf, site) in &self.forms {
             let windows = match site {

@@ -5,7 +5,6 @@
 //! much as this whole pass, so gating every keyword-bound detector on it keeps the scan fast.
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-use regex::{Captures, Regex};
 
 use crate::error::Result;
 
@@ -179,31 +178,14 @@ impl Gate {
     }
 }
 
-/// Every match of `re` inside `windows`, with captures, in order and without overlaps, as a
-/// full-text `captures_iter` would find them there: look-around sees the text before a
-/// window.
-pub(crate) fn captures_in<'t>(
-    re: &'t Regex,
-    text: &'t str,
-    windows: Vec<(usize, usize)>,
-) -> impl Iterator<Item = Captures<'t>> + 't {
-    windows.into_iter().flat_map(move |(s, e)| {
-        let hay = &text[..e];
-        let mut pos = s;
-        std::iter::from_fn(move || {
-            if pos > hay.len() {
-                return None;
-            }
-            let caps = re.captures_at(hay, pos)?;
-            let m = caps.get(0)?;
-            pos = if m.end() > m.start() {
-                m.end()
-            } else {
-                m.end() + 1
-            };
-            Some(caps)
-        })
-    })
+/// A regex alternation of `words`, each matched literally: the regexes gated on a family
+/// are built from the same keyword list the gate searches for.
+pub(crate) fn alternation(words: &[&str]) -> String {
+    words
+        .iter()
+        .map(|w| regex::escape(w))
+        .collect::<Vec<_>>()
+        .join("|")
 }
 
 #[cfg(test)]
@@ -260,10 +242,10 @@ mod tests {
 
     #[test]
     fn captures_in_windows_match_the_full_text_search_there() {
-        let re = Regex::new(r"\b(?i:dear)\s+(\w+)").unwrap();
+        let re = regex::Regex::new(r"\b(?i:dear)\s+(\w+)").unwrap();
         let text = "x dear Ann, xdear Bob; DEAR Cy";
         let whole: Vec<String> = re.captures_iter(text).map(|c| c[1].to_owned()).collect();
-        let got: Vec<String> = captures_in(&re, text, vec![(0, 12), (12, 30)])
+        let got: Vec<String> = super::super::captures_in(&re, text, vec![(0, 12), (12, 30)])
             .map(|c| c[1].to_owned())
             .collect();
         assert_eq!(whole, ["Ann", "Cy"]);

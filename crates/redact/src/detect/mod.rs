@@ -238,26 +238,50 @@ pub(crate) fn runs(
     out
 }
 
-/// Every match of `re` inside `runs` (from [`runs`]), in order, with offsets into `text`.
+/// Every match of `re` inside `runs` (from [`runs`], or other disjoint sorted windows), in
+/// order and without overlaps, with offsets into `text`: what a full-text search finds there.
+/// Look-around sees the text before a window.
 pub(crate) fn find_in_runs<'t>(
     re: &'t Regex,
     text: &'t str,
     runs: impl IntoIterator<Item = (usize, usize)> + 't,
 ) -> impl Iterator<Item = regex::Match<'t>> + 't {
-    runs.into_iter().flat_map(move |(s, e)| {
+    each_in(text, runs, move |hay, pos| {
+        re.find_at(hay, pos).map(|m| (m, m.start(), m.end()))
+    })
+}
+
+/// [`find_in_runs`] with capture groups.
+pub(crate) fn captures_in<'t>(
+    re: &'t Regex,
+    text: &'t str,
+    windows: impl IntoIterator<Item = (usize, usize)> + 't,
+) -> impl Iterator<Item = regex::Captures<'t>> + 't {
+    each_in(text, windows, move |hay, pos| {
+        let caps = re.captures_at(hay, pos)?;
+        let m = caps.get(0)?;
+        let (s, e) = (m.start(), m.end());
+        Some((caps, s, e))
+    })
+}
+
+/// Runs `search(hay, from)` (a search returning its result and span) over each window, the
+/// haystack cut at the window's end, moving past each result.
+fn each_in<'t, T: 't>(
+    text: &'t str,
+    windows: impl IntoIterator<Item = (usize, usize)> + 't,
+    search: impl Fn(&'t str, usize) -> Option<(T, usize, usize)> + Copy + 't,
+) -> impl Iterator<Item = T> + 't {
+    windows.into_iter().flat_map(move |(s, e)| {
         let hay = &text[..e];
         let mut pos = s;
         std::iter::from_fn(move || {
             if pos > hay.len() {
                 return None;
             }
-            let m = re.find_at(hay, pos)?;
-            pos = if m.end() > m.start() {
-                m.end()
-            } else {
-                m.end() + 1
-            };
-            Some(m)
+            let (found, start, end) = search(hay, pos)?;
+            pos = if end > start { end } else { end + 1 };
+            Some(found)
         })
     })
 }

@@ -20,8 +20,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::compile;
-use super::gate::{Family, Hits, captures_in};
+use super::gate::{Family, Hits, alternation};
+use super::{captures_in, compile};
 use crate::error::{Error, Result};
 use crate::finding::FindingType;
 use crate::resolve::Candidate;
@@ -475,17 +475,10 @@ const NAME_REACH: usize = 160;
 
 impl Persons {
     pub(crate) fn new() -> Result<Self> {
-        let alternatives = |words: &[&str]| {
-            words
-                .iter()
-                .map(|w| regex::escape(w))
-                .collect::<Vec<_>>()
-                .join("|")
-        };
-        let titles = alternatives(&TITLES);
-        let speaking = alternatives(&SPEAKING);
-        let introducing = alternatives(&INTRODUCING);
-        let fields = alternatives(&NAME_FIELDS);
+        let titles = alternation(&TITLES);
+        let speaking = alternation(&SPEAKING);
+        let introducing = alternation(&INTRODUCING);
+        let fields = alternation(&NAME_FIELDS);
         let words = WORDS.as_ref().ok_or(Error::WordList)?;
         let full = format!(r"{NAME}(?:\s+(?:{INITIAL}\s+)?{NAME}){{0,2}}");
         Ok(Self {
