@@ -70,12 +70,13 @@ pub(crate) fn cover_repeats(text: &str, found: Vec<Candidate>) -> Vec<Candidate>
     }
     let b = text.as_bytes();
     // Every distinct value of four bytes or more, searched for in one pass.
+    // With the first finding of each, which lends its type, detector and confidence.
     let mut distinct = std::collections::HashSet::new();
-    let values: Vec<&str> = found
+    let (values, firsts): (Vec<&str>, Vec<&Candidate>) = found
         .iter()
-        .map(|f| &text[f.start..f.end])
-        .filter(|v| v.len() >= 4 && distinct.insert(*v))
-        .collect();
+        .map(|f| (&text[f.start..f.end], f))
+        .filter(|(v, _)| v.len() >= 4 && distinct.insert(*v))
+        .unzip();
     // A handful of values: one vectorised substring search each beats one automaton pass.
     let occurrences: Vec<(usize, usize)> = if values.len() <= 16 {
         values
@@ -108,14 +109,11 @@ pub(crate) fn cover_repeats(text: &str, found: Vec<Candidate>) -> Vec<Candidate>
         if glued || (j > 0 && found[j - 1].end > i) {
             continue;
         }
-        // The first finding of this value lends its type, detector and confidence.
-        if let Some(f) = found.iter().find(|f| &text[f.start..f.end] == value) {
-            extra.push(Candidate {
-                start: i,
-                end: e,
-                ..f.clone()
-            });
-        }
+        extra.push(Candidate {
+            start: i,
+            end: e,
+            ..firsts[k].clone()
+        });
     }
     if extra.is_empty() {
         return found;
