@@ -123,7 +123,7 @@ impl Redactor {
             out.push_str(&text[last..f.start]);
             let value = &text[f.start..f.end];
             match f.action {
-                Action::Pseudonymize => out.push_str(&vault.placeholder(f.kind, value)),
+                Action::Pseudonymize => out.push_str(vault.placeholder(f.kind, value)),
                 Action::Redact | Action::Block => {
                     out.push_str("[REDACTED_");
                     out.push_str(f.kind.as_str());

@@ -26,17 +26,16 @@ impl Vault {
     }
 
     /// The placeholder for `value`, minting `[TYPE_N]` the first time it is seen.
-    pub fn placeholder(&mut self, kind: FindingType, value: &str) -> String {
+    pub fn placeholder(&mut self, kind: FindingType, value: &str) -> &str {
         let of_kind = self.by_value.entry(kind).or_default();
-        if let Some(p) = of_kind.get(value) {
-            return p.clone();
+        if !of_kind.contains_key(value) {
+            let n = self.counters.entry(kind).or_insert(0);
+            *n += 1;
+            let p = format!("[{}_{}]", kind.as_str(), n);
+            Arc::make_mut(&mut self.by_placeholder).insert(p.clone(), value.to_owned());
+            of_kind.insert(value.to_owned(), p);
         }
-        let n = self.counters.entry(kind).or_insert(0);
-        *n += 1;
-        let p = format!("[{}_{}]", kind.as_str(), n);
-        of_kind.insert(value.to_owned(), p.clone());
-        Arc::make_mut(&mut self.by_placeholder).insert(p.clone(), value.to_owned());
-        p
+        of_kind.get(value).map_or("", String::as_str)
     }
 
     /// The original value behind a placeholder, if this conversation minted it.
@@ -83,10 +82,18 @@ mod tests {
     #[test]
     fn same_value_same_placeholder_and_types_count_separately() {
         let mut v = Vault::new();
-        let a = v.placeholder(FindingType::Email, "a@example.org");
-        let b = v.placeholder(FindingType::Email, "b@example.org");
-        let a2 = v.placeholder(FindingType::Email, "a@example.org");
-        let p = v.placeholder(FindingType::Phone, "+1 202 555 0101");
+        let a = v
+            .placeholder(FindingType::Email, "a@example.org")
+            .to_owned();
+        let b = v
+            .placeholder(FindingType::Email, "b@example.org")
+            .to_owned();
+        let a2 = v
+            .placeholder(FindingType::Email, "a@example.org")
+            .to_owned();
+        let p = v
+            .placeholder(FindingType::Phone, "+1 202 555 0101")
+            .to_owned();
         assert_eq!(a, "[EMAIL_1]");
         assert_eq!(b, "[EMAIL_2]");
         assert_eq!(a2, a, "stable within a conversation");

@@ -265,6 +265,27 @@ pub(crate) fn captures_in<'t>(
     })
 }
 
+/// Captures of `re`, a pattern that begins with `^`, tried once at each `(start, end)` of
+/// `attempts` (sorted by start; the haystack cut at `end`), skipping starts inside the previous
+/// match, with the offset to add to the captures' spans. For patterns whose matches can only
+/// begin at a keyword hit this finds what [`captures_in`] finds in the hits' windows, with
+/// one anchored attempt per hit instead of a search through each window.
+pub(crate) fn captures_at<'t>(
+    re: &'t Regex,
+    text: &'t str,
+    attempts: impl IntoIterator<Item = (usize, usize)> + 't,
+) -> impl Iterator<Item = (usize, regex::Captures<'t>)> + 't {
+    let mut resume = 0;
+    attempts.into_iter().filter_map(move |(s, e)| {
+        if s < resume || !text.is_char_boundary(s) {
+            return None;
+        }
+        let caps = re.captures(&text[s..ceil_char(text, e.min(text.len()))])?;
+        resume = s + caps.get(0)?.end().max(1);
+        Some((s, caps))
+    })
+}
+
 /// Runs `search(hay, from)` (a search returning its result and span) over each window, the
 /// haystack cut at the window's end, moving past each result.
 fn each_in<'t, T: 't>(
@@ -436,6 +457,41 @@ impl Detectors {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn anchored_attempts_at_keyword_hits_find_what_a_full_text_search_finds() {
+        let keywords = ["dear", "customer", "customer service"];
+        let whole =
+            Regex::new(r"(?i:dear|customer service|customer)\s*[,:]?\s*(\p{Lu}\p{Ll}+)").unwrap();
+        let anchored =
+            Regex::new(r"^(?i:dear|customer service|customer)\s*[,:]?\s*(\p{Lu}\p{Ll}+)").unwrap();
+        let ac = aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(keywords)
+            .unwrap();
+        for text in [
+            "Dear Ann, customer Bob and Customer Service: Cleo wrote",
+            "dear customer Dana Whitfield",
+            "customer customer, Eve; DEAR: Fay",
+            "no names here, dear customer: Ivy",
+            "Dear\n\tGil and dearly Hal",
+        ] {
+            let mut hits: Vec<(usize, usize)> = ac
+                .find_overlapping_iter(text)
+                .map(|m| (m.start(), m.end() + 40))
+                .collect();
+            hits.sort_unstable();
+            let got: Vec<(usize, usize)> = captures_at(&anchored, text, hits)
+                .filter_map(|(at, c)| c.get(1).map(|m| (at + m.start(), at + m.end())))
+                .collect();
+            let want: Vec<(usize, usize)> = whole
+                .captures_iter(text)
+                .filter_map(|c| c.get(1).map(|m| (m.start(), m.end())))
+                .collect();
+            assert_eq!(got, want, "{text:?}");
+            assert!(!want.is_empty(), "{text:?} has a name to find");
+        }
+    }
 
     #[test]
     fn runs_find_the_same_matches_as_the_whole_text() {

@@ -15,13 +15,14 @@
 //!   "Tomaszewski"); or a word SCOWL lists only as a proper noun, mid-sentence.
 //!   No synthetic-data generator's name list is used.
 
+use std::collections::HashMap;
 use std::io::Read;
 use std::sync::LazyLock;
 
 use regex::Regex;
 
 use super::gate::{Family, Hits, alternation};
-use super::{captures_in, compile};
+use super::{captures_at, compile};
 use crate::error::{Error, Result};
 use crate::finding::FindingType;
 use crate::resolve::Candidate;
@@ -128,6 +129,17 @@ impl SortedWords {
         }
         false
     }
+}
+
+/// What the word lists say of one capitalised word.
+struct Listed {
+    lower: String,
+    /// A first name, or shaped like a surname.
+    given: bool,
+    /// A common English word.
+    common: bool,
+    /// Listed as a proper noun.
+    proper: bool,
 }
 
 /// A word list shipped gzip'd in `data/`, one word per line.
@@ -482,18 +494,19 @@ impl Persons {
         let words = WORDS.as_ref().ok_or(Error::WordList)?;
         let full = format!(r"{NAME}(?:\s+(?:{INITIAL}\s+)?{NAME}){{0,2}}");
         Ok(Self {
-            titled: compile("person-title", &format!(r"(?:{titles})\.?\s+({full})"))?,
+            // Anchored: tried at each keyword hit (see `captures_at`).
+            titled: compile("person-title", &format!(r"^(?:{titles})\.?\s+({full})"))?,
             introduced: compile(
                 "person-context",
-                &format!(r"(?-u:\b)(?i:{introducing})\s*[,:]?\s*({full})"),
+                &format!(r"^(?i:{introducing})\s*[,:]?\s*({full})"),
             )?,
             spoken_to: compile(
                 "person-context",
-                &format!(r"(?-u:\b)(?i:{speaking})\s+{full}\s+to\s+({full})"),
+                &format!(r"^(?i:{speaking})\s+{full}\s+to\s+({full})"),
             )?,
             field: compile(
                 "person-field",
-                &format!(r#"(?i:"?(?:{fields})"?)\s*[:=]\s*"?({full})"#),
+                &format!(r#"^(?i:{fields})"?\s*[:=]\s*"?({full})"#),
             )?,
             shape: compile(
                 "person-name",
@@ -686,6 +699,9 @@ impl Persons {
         ];
         let Some(words) = WORDS.as_ref() else { return };
         let given_names = GIVEN.as_ref();
+        // Word-list verdicts per distinct word: prompts repeat their capitalised words
+        // ("Please …" on every line), and each verdict costs a lower-casing and three bisections.
+        let mut listed: HashMap<&str, Listed> = HashMap::new();
         // `\p{Lu}\p{Ll}{2,}`: capitalised words of three letters or more.
         for &(s, e) in capitalised
             .iter()
@@ -715,9 +731,22 @@ impl Persons {
             {
                 continue;
             }
-            let lower = text[s..e].to_lowercase();
-            let given =
-                given_names.is_some_and(|g| g.contains(lower.as_str())) || surname_shaped(&lower);
+            let Listed {
+                lower,
+                given,
+                common,
+                proper,
+            } = listed.entry(&text[s..e]).or_insert_with_key(|w| {
+                let lower = w.to_lowercase();
+                Listed {
+                    given: given_names.is_some_and(|g| g.contains(&lower))
+                        || surname_shaped(&lower),
+                    common: words.common.contains(&lower),
+                    proper: words.proper.contains(&lower),
+                    lower,
+                }
+            });
+            let (lower, given) = (lower.as_str(), *given);
             let line_start = escaped.is_some() || head.is_empty() || head.ends_with('\n');
             // A transcript's speaker ("\nRoger: You saved my life!") is a name even when the
             // word is also a common one; "Max: 100" is not a speaker.
@@ -726,10 +755,10 @@ impl Persons {
                 && text[e..]
                     .strip_prefix(": ")
                     .is_some_and(|said| said.starts_with(|c: char| c.is_uppercase() || c == '"'));
-            if (words.common.contains(lower.as_str()) && !speaker)
-                || CALENDAR.contains(&lower.as_str())
-                || PLACE.contains(&lower.as_str())
-                || TECH.contains(&lower.as_str())
+            if (*common && !speaker)
+                || CALENDAR.contains(&lower)
+                || PLACE.contains(&lower)
+                || TECH.contains(&lower)
             {
                 continue;
             }
@@ -743,7 +772,7 @@ impl Persons {
             {
                 continue;
             }
-            if !given && !words.proper.contains(lower.as_str()) {
+            if !given && !*proper {
                 continue;
             }
             // Sentence start: after ". ", "! ", "? ", a line break, a label, or at the beginning.
@@ -765,7 +794,7 @@ impl Persons {
                 !PLACE_BEFORE.contains(&prev)
                     && !THING_BEFORE.contains(&prev)
                     && !next_capitalised
-                    && !PLACES_NAMED_LIKE_PEOPLE.contains(&lower.as_str())
+                    && !PLACES_NAMED_LIKE_PEOPLE.contains(&lower)
             } else {
                 !sentence_start && !PLACE_BEFORE.contains(&prev) && !NOT_AFTER.contains(&prev)
             };
@@ -789,32 +818,41 @@ impl Persons {
         self.scan_single(text, &words, out);
         let b = text.as_bytes();
         // `introduced` and `spoken_to` start at a word boundary, `titled` at a title in its
-        // case; a field name may sit in quotes.
+        // case, a field at its name (an opening quote before it changes nothing captured).
         let bounded = |s: usize| s == 0 || !(b[s - 1].is_ascii_alphanumeric() || b[s - 1] == b'_');
-        let titled = hits.windows(Family::PersonTitle, text, |s, e| {
-            TITLES
-                .contains(&&text[s..e])
-                .then_some((s, e + 1 + NAME_REACH))
-        });
-        let introduced = hits.windows(Family::PersonIntroduced, text, |s, e| {
-            bounded(s).then_some((s, e + NAME_REACH))
-        });
-        let spoken_to = hits.windows(Family::PersonSpoken, text, |s, e| {
-            bounded(s).then_some((s, e + 2 * NAME_REACH))
-        });
-        let fields = hits.windows(Family::PersonField, text, |s, e| {
-            Some((s.saturating_sub(1), e + NAME_REACH))
-        });
-        for (re, windows, detector, conf) in [
+        // Between a context word and its name the patterns allow blanks and `,:."=` only, and
+        // a name starts with a capital: most hits ("Hi team", "client.post") end here.
+        let name_follows = |e: usize| {
+            let next = b[e..].iter().find(|c| {
+                !(c.is_ascii_whitespace() || matches!(c, b',' | b':' | b'.' | b'"' | b'='))
+            });
+            next.is_some_and(|&c| c.is_ascii_uppercase() || c >= 0x80)
+        };
+        let attempts = |family: Family, keep: &dyn Fn(usize, usize) -> bool, reach: usize| {
+            hits.of(family)
+                .iter()
+                .filter(|&&(s, e)| keep(s, e) && name_follows(e))
+                .map(|&(s, e)| (s, e + reach))
+                .collect::<Vec<_>>()
+        };
+        let titled = attempts(
+            Family::PersonTitle,
+            &|s, e| TITLES.contains(&&text[s..e]),
+            1 + NAME_REACH,
+        );
+        let introduced = attempts(Family::PersonIntroduced, &|s, _| bounded(s), NAME_REACH);
+        let spoken_to = attempts(Family::PersonSpoken, &|s, _| bounded(s), 2 * NAME_REACH);
+        let fields = attempts(Family::PersonField, &|_, _| true, NAME_REACH);
+        for (re, attempts, detector, conf) in [
             (&self.titled, titled, "person-title", 0.9f32),
             (&self.introduced, introduced, "person-context", 0.75),
             (&self.spoken_to, spoken_to, "person-context", 0.7),
             (&self.field, fields, "person-field", 0.8),
         ] {
-            for caps in captures_in(re, text, windows) {
+            for (offset, caps) in captures_at(re, text, attempts) {
                 let Some(m) = caps.get(1) else { continue };
                 // Drop leading stop words ("Dear Team"), keep the rest.
-                let mut start = m.start();
+                let mut start = offset + m.start();
                 let mut name = m.as_str();
                 while let Some(first) = name.split_whitespace().next() {
                     if STOP.contains(&first) {
