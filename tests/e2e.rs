@@ -602,7 +602,8 @@ fn started_at_login_the_app_waits_in_the_tray_without_its_window() {
             .any(|l| l.starts_with("Exec=") && l.contains("--in-tray")),
         "the login entry starts the app in the tray:\n{entry}"
     );
-    std::thread::sleep(Duration::from_secs(5));
+    // Without GDK_GL=disable, GDK loaded Mesa (llvmpipe, +52 MB) 6-8 s after the start here.
+    std::thread::sleep(Duration::from_secs(10));
     app.assert_running();
     assert_eq!(
         x11::app_window(app.pid(), TITLE),
@@ -613,6 +614,12 @@ fn started_at_login_the_app_waits_in_the_tray_without_its_window() {
         children(app.pid()).is_empty(),
         "no WebKit process without a window"
     );
+    let gl: Vec<String> = rss_by_mapping(app.pid())
+        .into_iter()
+        .map(|(file, _)| file)
+        .filter(|file| file.starts_with("libLLVM") || file.ends_with("_dri.so"))
+        .collect();
+    assert!(gl.is_empty(), "no OpenGL driver loaded in the tray: {gl:?}");
     report_idle_memory(&app, "idle in the tray, window never opened");
 
     click_tray(&item, "Open Certgate");
