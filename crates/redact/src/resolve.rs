@@ -71,7 +71,7 @@ pub(crate) fn cover_repeats(text: &str, found: Vec<Candidate>) -> Vec<Candidate>
     let b = text.as_bytes();
     // Every distinct value of four bytes or more, searched for in one pass.
     // With the first finding of each, which lends its type, detector and confidence.
-    let mut distinct = std::collections::HashSet::new();
+    let mut distinct = foldhash::HashSet::default();
     let (values, firsts): (Vec<&str>, Vec<&Candidate>) = found
         .iter()
         .map(|f| (&text[f.start..f.end], f))

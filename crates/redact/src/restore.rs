@@ -1,6 +1,5 @@
 //! Streaming restorer: placeholders in a model's answer become the originals again.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
@@ -18,7 +17,7 @@ pub const MAX_PLACEHOLDER_LEN: usize = 1 + 15 + 1 + MAX_DIGITS + 1;
 /// [`MAX_PLACEHOLDER_LEN`] − 1 bytes); anything that cannot is emitted at once. Unknown or
 /// malformed placeholders pass through unchanged.
 pub struct Restorer {
-    map: Arc<HashMap<String, String>>,
+    map: Arc<foldhash::HashMap<String, String>>,
     pending: String,
     // Bytes of a UTF-8 character split across `push_bytes` calls (at most 3).
     carry: Vec<u8>,
@@ -77,7 +76,7 @@ fn shape(s: &str) -> Shape {
 }
 
 impl Restorer {
-    pub(crate) fn new(map: Arc<HashMap<String, String>>) -> Self {
+    pub(crate) fn new(map: Arc<foldhash::HashMap<String, String>>) -> Self {
         Self {
             map,
             pending: String::new(),

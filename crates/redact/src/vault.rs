@@ -1,10 +1,14 @@
 //! The per-conversation map between placeholders and original values. Memory only.
 
-use std::collections::HashMap;
+// foldhash, not std's SipHash: these maps are hashed on every finding, where SipHash showed in
+// profiles; the keys come from the user's own prompts, so hash flooding gains nobody anything.
+use foldhash::HashMap;
 use std::sync::Arc;
 
 use crate::finding::FindingType;
 use crate::restore::Restorer;
+
+const TYPES: usize = FindingType::ALL.len();
 
 /// Maps values to conversation-stable placeholders (`[EMAIL_1]`) and back.
 ///
@@ -12,11 +16,12 @@ use crate::restore::Restorer;
 /// never values.
 #[derive(Default, Clone)]
 pub struct Vault {
-    /// Per type, value → placeholder (nested so a lookup borrows the value, no copy).
-    by_value: HashMap<FindingType, HashMap<String, String>>,
+    /// Per type (indexed by `FindingType as usize`), value → placeholder.
+    by_value: [HashMap<String, String>; TYPES],
     // Shared with restorers so a snapshot for a streamed answer costs one pointer copy.
     by_placeholder: Arc<HashMap<String, String>>,
-    counters: HashMap<FindingType, u32>,
+    /// Placeholders minted so far, per type.
+    counters: [u32; TYPES],
 }
 
 impl Vault {
@@ -27,9 +32,9 @@ impl Vault {
 
     /// The placeholder for `value`, minting `[TYPE_N]` the first time it is seen.
     pub fn placeholder(&mut self, kind: FindingType, value: &str) -> &str {
-        let of_kind = self.by_value.entry(kind).or_default();
+        let of_kind = &mut self.by_value[kind as usize];
         if !of_kind.contains_key(value) {
-            let n = self.counters.entry(kind).or_insert(0);
+            let n = &mut self.counters[kind as usize];
             *n += 1;
             let p = format!("[{}_{}]", kind.as_str(), n);
             Arc::make_mut(&mut self.by_placeholder).insert(p.clone(), value.to_owned());

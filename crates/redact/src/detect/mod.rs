@@ -265,25 +265,66 @@ pub(crate) fn captures_in<'t>(
     })
 }
 
-/// Captures of `re`, a pattern that begins with `^`, tried once at each `(start, end)` of
-/// `attempts` (sorted by start; the haystack cut at `end`), skipping starts inside the previous
-/// match, with the offset to add to the captures' spans. For patterns whose matches can only
-/// begin at a keyword hit this finds what [`captures_in`] finds in the hits' windows, with
-/// one anchored attempt per hit instead of a search through each window.
-pub(crate) fn captures_at<'t>(
-    re: &'t Regex,
-    text: &'t str,
-    attempts: impl IntoIterator<Item = (usize, usize)> + 't,
-) -> impl Iterator<Item = (usize, regex::Captures<'t>)> + 't {
-    let mut resume = 0;
-    attempts.into_iter().filter_map(move |(s, e)| {
-        if s < resume || !text.is_char_boundary(s) {
-            return None;
-        }
-        let caps = re.captures(&text[s..ceil_char(text, e.min(text.len()))])?;
-        resume = s + caps.get(0)?.end().max(1);
-        Some((s, caps))
-    })
+/// A pattern `^{prefix}({tail})` tried once at each keyword hit, for patterns whose matches can
+/// only begin at a hit. Each attempt is two DFA searches, the prefix and then the tail at its
+/// end; a capture group would need a backtracking engine whose setup per attempt (clearing a
+/// bitset of NFA states × bytes) cost more than the searches. Only when that split misses
+/// (another way through the prefix may still reach a tail) does the one-regex form decide, so
+/// the result is the capture group's.
+#[derive(Debug)]
+pub(crate) struct Anchored {
+    prefix: Regex,
+    tail: Regex,
+    whole: Regex,
+}
+
+impl Anchored {
+    /// `tail` is `tail_src` compiled as `^(?:tail_src)`; shared between patterns (a clone of a
+    /// `Regex` shares its program and caches).
+    pub(crate) fn new(
+        detector: &'static str,
+        prefix: &str,
+        tail_src: &str,
+        tail: &Regex,
+    ) -> Result<Self> {
+        Ok(Self {
+            prefix: compile(detector, &format!("^(?:{prefix})"))?,
+            tail: tail.clone(),
+            whole: compile(detector, &format!("^(?:{prefix})({tail_src})"))?,
+        })
+    }
+
+    /// The tail's span at each `(start, end)` of `attempts` (sorted by start; the haystack cut
+    /// at `end`), skipping starts inside the previous match: what searching the whole text for
+    /// the pattern finds in group 1 where matches begin at the attempts' starts.
+    pub(crate) fn tails_at<'t>(
+        &'t self,
+        text: &'t str,
+        attempts: impl IntoIterator<Item = (usize, usize)> + 't,
+    ) -> impl Iterator<Item = (usize, usize)> + 't {
+        let mut resume = 0;
+        attempts.into_iter().filter_map(move |(s, e)| {
+            if s < resume || !text.is_char_boundary(s) {
+                return None;
+            }
+            let hay = &text[s..ceil_char(text, e.min(text.len()))];
+            let split = self.prefix.find(hay).and_then(|p| {
+                let t = self.tail.find(&hay[p.end()..])?;
+                Some((p.end(), p.end() + t.end()))
+            });
+            let (ts, te) = match split {
+                Some(span) => span,
+                None => {
+                    let caps = self.whole.captures(hay)?;
+                    let t = caps.get(1)?;
+                    (t.start(), t.end())
+                }
+            };
+            // The tail ends the pattern: its end is the match's.
+            resume = s + te.max(1);
+            Some((s + ts, s + te))
+        })
+    }
 }
 
 /// Runs `search(hay, from)` (a search returning its result and span) over each window, the
@@ -461,35 +502,42 @@ mod tests {
     #[test]
     fn anchored_attempts_at_keyword_hits_find_what_a_full_text_search_finds() {
         let keywords = ["dear", "customer", "customer service"];
-        let whole =
-            Regex::new(r"(?i:dear|customer service|customer)\s*[,:]?\s*(\p{Lu}\p{Ll}+)").unwrap();
-        let anchored =
-            Regex::new(r"^(?i:dear|customer service|customer)\s*[,:]?\s*(\p{Lu}\p{Ll}+)").unwrap();
-        let ac = aho_corasick::AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .build(keywords)
-            .unwrap();
-        for text in [
-            "Dear Ann, customer Bob and Customer Service: Cleo wrote",
-            "dear customer Dana Whitfield",
-            "customer customer, Eve; DEAR: Fay",
-            "no names here, dear customer: Ivy",
-            "Dear\n\tGil and dearly Hal",
+        let tail_src = r"\p{Lu}\p{Ll}+";
+        let tail = Regex::new(&format!("^(?:{tail_src})")).unwrap();
+        // "customer" before "customer service": at "customer service: Cleo" the first way
+        // through the prefix reaches no name, the second does.
+        for alternation in [
+            "dear|customer service|customer",
+            "dear|customer|customer service",
         ] {
-            let mut hits: Vec<(usize, usize)> = ac
-                .find_overlapping_iter(text)
-                .map(|m| (m.start(), m.end() + 40))
-                .collect();
-            hits.sort_unstable();
-            let got: Vec<(usize, usize)> = captures_at(&anchored, text, hits)
-                .filter_map(|(at, c)| c.get(1).map(|m| (at + m.start(), at + m.end())))
-                .collect();
-            let want: Vec<(usize, usize)> = whole
-                .captures_iter(text)
-                .filter_map(|c| c.get(1).map(|m| (m.start(), m.end())))
-                .collect();
-            assert_eq!(got, want, "{text:?}");
-            assert!(!want.is_empty(), "{text:?} has a name to find");
+            let prefix = format!(r"(?i:{alternation})\s*[,:]?\s*");
+            let whole = Regex::new(&format!("{prefix}({tail_src})")).unwrap();
+            let anchored = Anchored::new("test", &prefix, tail_src, &tail).unwrap();
+            let ac = aho_corasick::AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(keywords)
+                .unwrap();
+            for text in [
+                "Dear Ann, customer Bob and Customer Service: Cleo wrote",
+                "dear customer Dana Whitfield",
+                "customer customer, Eve; DEAR: Fay",
+                "no names here, dear customer: Ivy",
+                "Dear\n\tGil and dearly Hal",
+                "customer service: Cleo",
+            ] {
+                let mut hits: Vec<(usize, usize)> = ac
+                    .find_overlapping_iter(text)
+                    .map(|m| (m.start(), m.end() + 40))
+                    .collect();
+                hits.sort_unstable();
+                let got: Vec<(usize, usize)> = anchored.tails_at(text, hits).collect();
+                let want: Vec<(usize, usize)> = whole
+                    .captures_iter(text)
+                    .filter_map(|c| c.get(1).map(|m| (m.start(), m.end())))
+                    .collect();
+                assert_eq!(got, want, "{alternation}: {text:?}");
+                assert!(!want.is_empty(), "{text:?} has a name to find");
+            }
         }
     }
 

@@ -15,24 +15,23 @@
 //!   "Tomaszewski"); or a word SCOWL lists only as a proper noun, mid-sentence.
 //!   No synthetic-data generator's name list is used.
 
-use std::collections::HashMap;
 use std::io::Read;
 use std::sync::LazyLock;
 
 use regex::Regex;
 
 use super::gate::{Family, Hits, alternation};
-use super::{captures_at, compile};
+use super::{Anchored, compile};
 use crate::error::{Error, Result};
 use crate::finding::FindingType;
 use crate::resolve::Candidate;
 
 pub(crate) struct Persons {
-    titled: Regex,
-    introduced: Regex,
+    titled: Anchored,
+    introduced: Anchored,
     /// "said Koppány to Christy": the one spoken to.
-    spoken_to: Regex,
-    field: Regex,
+    spoken_to: Anchored,
+    field: Anchored,
     shape: Regex,
     /// `\p{Lu}\p{Ll}+`: a capitalised word, for text that is not ASCII.
     capitalised: Regex,
@@ -493,21 +492,17 @@ impl Persons {
         let fields = alternation(&NAME_FIELDS);
         let words = WORDS.as_ref().ok_or(Error::WordList)?;
         let full = format!(r"{NAME}(?:\s+(?:{INITIAL}\s+)?{NAME}){{0,2}}");
+        let name = compile("person-name", &format!("^(?:{full})"))?;
+        let context = |detector, prefix: String| Anchored::new(detector, &prefix, &full, &name);
         Ok(Self {
-            // Anchored: tried at each keyword hit (see `captures_at`).
-            titled: compile("person-title", &format!(r"^(?:{titles})\.?\s+({full})"))?,
-            introduced: compile(
+            // Anchored: tried at each keyword hit.
+            titled: context("person-title", format!(r"(?:{titles})\.?\s+"))?,
+            introduced: context("person-context", format!(r"(?i:{introducing})\s*[,:]?\s*"))?,
+            spoken_to: context(
                 "person-context",
-                &format!(r"^(?i:{introducing})\s*[,:]?\s*({full})"),
+                format!(r"(?i:{speaking})\s+{full}\s+to\s+"),
             )?,
-            spoken_to: compile(
-                "person-context",
-                &format!(r"^(?i:{speaking})\s+{full}\s+to\s+({full})"),
-            )?,
-            field: compile(
-                "person-field",
-                &format!(r#"^(?i:{fields})"?\s*[:=]\s*"?({full})"#),
-            )?,
+            field: context("person-field", format!(r#"(?i:{fields})"?\s*[:=]\s*"?"#))?,
             shape: compile(
                 "person-name",
                 r"(?:Mc|Mac|O['’])?\p{Lu}\p{Ll}+(?:[-'’]\p{Lu}\p{Ll}+)?(?:[ \t]+(?:\p{Lu}\.?[ \t]+)?(?:Mc|Mac|O['’])?\p{Lu}\p{Ll}+(?:[-'’]\p{Lu}\p{Ll}+)?){1,3}",
@@ -701,7 +696,7 @@ impl Persons {
         let given_names = GIVEN.as_ref();
         // Word-list verdicts per distinct word: prompts repeat their capitalised words
         // ("Please …" on every line), and each verdict costs a lower-casing and three bisections.
-        let mut listed: HashMap<&str, Listed> = HashMap::new();
+        let mut listed: foldhash::HashMap<&str, Listed> = Default::default();
         // `\p{Lu}\p{Ll}{2,}`: capitalised words of three letters or more.
         for &(s, e) in capitalised
             .iter()
@@ -849,11 +844,10 @@ impl Persons {
             (&self.spoken_to, spoken_to, "person-context", 0.7),
             (&self.field, fields, "person-field", 0.8),
         ] {
-            for (offset, caps) in captures_at(re, text, attempts) {
-                let Some(m) = caps.get(1) else { continue };
+            for (s, e) in re.tails_at(text, attempts) {
                 // Drop leading stop words ("Dear Team"), keep the rest.
-                let mut start = offset + m.start();
-                let mut name = m.as_str();
+                let mut start = s;
+                let mut name = &text[s..e];
                 while let Some(first) = name.split_whitespace().next() {
                     if STOP.contains(&first) {
                         let skip = name.find(first).unwrap_or(0) + first.len();

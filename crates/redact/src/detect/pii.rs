@@ -138,13 +138,23 @@ fn iin_ok(d: &[u8]) -> bool {
 /// `re` is anchored (see [`super::find_anchored_from`]).
 pub(crate) fn cards(re: &Regex, text: &str, runs: &[(usize, usize)], out: &mut Vec<Candidate>) {
     let b = text.as_bytes();
+    // `\d` also matches other scripts' digits: the walk below stands in for the regex on
+    // ASCII text only.
+    let ascii = text.is_ascii();
     for &(rs, re_end) in runs {
         if b[rs..re_end].iter().filter(|c| c.is_ascii_digit()).count() < 12 {
             continue;
         }
         let hay = &text[..re_end];
         let mut pos = rs;
-        while let Some((s, e)) = super::find_anchored_from(re, hay, pos, |c| c.is_ascii_digit()) {
+        let next = |pos: usize| {
+            if ascii {
+                card_walk_from(b, pos, re_end)
+            } else {
+                super::find_anchored_from(re, hay, pos, |c| c.is_ascii_digit())
+            }
+        };
+        while let Some((s, e)) = next(pos) {
             match card_at(b, s, e) {
                 Some((end, conf)) => {
                     out.push(cand(FindingType::CreditCard, "credit-card", s, end, conf));
@@ -155,6 +165,31 @@ pub(crate) fn cards(re: &Regex, text: &str, runs: &[(usize, usize)], out: &mut V
             }
         }
     }
+}
+
+/// What the card regex `^\d(?:[ -]?\d){11,22}` finds tried at each ASCII digit from `pos` in
+/// `b[..end]`, without a regex call per start: every step is forced (a digit, or one separator
+/// and a digit), so a greedy walk is the regex's match.
+fn card_walk_from(b: &[u8], mut pos: usize, end: usize) -> Option<(usize, usize)> {
+    while pos < end {
+        pos += b[pos..end].iter().position(u8::is_ascii_digit)?;
+        let (mut i, mut digits) = (pos + 1, 1);
+        while digits < 23 && i < end {
+            if b[i].is_ascii_digit() {
+                i += 1;
+            } else if matches!(b[i], b' ' | b'-') && i + 1 < end && b[i + 1].is_ascii_digit() {
+                i += 2;
+            } else {
+                break;
+            }
+            digits += 1;
+        }
+        if digits >= 12 {
+            return Some((pos, i));
+        }
+        pos += 1;
+    }
+    None
 }
 
 /// Bytes a card or SSN match consists of.
@@ -746,6 +781,21 @@ fn looks_like_ip_or_version(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The walk finds what the card regex finds, at every start and cut.
+        #[test]
+        fn card_walk_agrees_with_the_regex(text in "[0-9 \\-a]{0,60}", pos in 0usize..60, cut in 0usize..60) {
+            let re = super::super::compile("credit-card", r"^\d(?:[ -]?\d){11,22}").unwrap();
+            let end = cut.min(text.len());
+            let pos = pos.min(end);
+            let hay = &text[..end];
+            proptest::prop_assert_eq!(
+                card_walk_from(text.as_bytes(), pos, end),
+                super::super::find_anchored_from(&re, hay, pos, |c| c.is_ascii_digit())
+            );
+        }
+    }
 
     #[test]
     fn luhn_and_iin() {
