@@ -8,6 +8,13 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 
 use certgate_redact::{Redactor, RedactorConfig, Vault};
 
+/// jemalloc, as in every binary that runs the redactor (the CLI, the proxy and the app link the
+/// proxy's allocator): a prompt makes a few hundred small allocations, and glibc's malloc would
+/// give the figures of an allocator nothing ships with.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// A realistic prompt block: prose, code, a log line, JSON with PII, a config snippet.
 const BLOCK: &str = "Hi team, the checkout service fails for customer Dana Whitfield (dana.whitfield@mailbox.org, +44 20 7946 0958).\n\
 ```python\ndef charge(card, amount):\n    resp = client.post('/v2/charges', json={'card': card, 'amount': amount, 'currency': 'eur'})\n    return resp.json()['id']\n```\n\
