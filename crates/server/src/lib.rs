@@ -11,6 +11,7 @@ pub mod certify;
 pub mod config;
 pub mod content;
 pub mod db;
+pub mod enrolment_code;
 pub mod error;
 pub mod evidence;
 pub mod exceptions;

@@ -25,6 +25,7 @@ use serde_json::{Value, json};
 use crate::auth::{Admin, DeviceAuth};
 use crate::certify::{self, EndReason};
 use crate::db::{audit, hash_secret, parse_ts, ts};
+use crate::enrolment_code;
 use crate::error::{Error, Result};
 use crate::exceptions::{self, Approval, ExceptionRequest, ExceptionStatus};
 use crate::state::AppState;
@@ -242,7 +243,7 @@ async fn create_code(
             return Err(Error::BadRequest(format!("{name} must not be empty")));
         }
     }
-    let code = jws::random_id(15)?;
+    let code = enrolment_code::generate()?;
     let now = s.now();
     let ttl = req
         .ttl_hours
@@ -252,7 +253,7 @@ async fn create_code(
     db.conn().execute(
         "INSERT INTO server_enrolment_codes (code_hash, user_id, user_type, vendor_org, region, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![hash_secret(&code), req.user_id, req.user_type, req.vendor_org, req.region, ts(expires_at)],
+        params![hash_secret(&enrolment_code::normalize(&code)), req.user_id, req.user_type, req.vendor_org, req.region, ts(expires_at)],
     )?;
     audit(
         db.conn(),
@@ -269,6 +270,7 @@ async fn enroll(State(s): St, Json(req): Json<EnrollRequest>) -> AppResult<Json<
     let key = jws::decode_public_key(&req.public_key)
         .map_err(|_| Error::BadRequest("publicKey is not an Ed25519 key (base64url)".into()))?;
     let now = s.now();
+    let code_key = enrolment_code::normalize(&req.code);
     let device_id = jws::random_id(12)?;
     let secret = jws::random_id(32)?;
     let mut db = s.db();
@@ -279,7 +281,7 @@ async fn enroll(State(s): St, Json(req): Json<EnrollRequest>) -> AppResult<Json<
         .query_row(
             "SELECT user_id, user_type, vendor_org, region, expires_at, used_at
              FROM server_enrolment_codes WHERE code_hash = ?1",
-            params![hash_secret(req.code.trim())],
+            params![hash_secret(&code_key)],
             |r| {
                 Ok((
                     r.get(0)?,
@@ -307,7 +309,7 @@ async fn enroll(State(s): St, Json(req): Json<EnrollRequest>) -> AppResult<Json<
     }
     tx.execute(
         "UPDATE server_enrolment_codes SET used_at = ?2, device_id = ?3 WHERE code_hash = ?1",
-        params![hash_secret(req.code.trim()), ts(now), device_id],
+        params![hash_secret(&code_key), ts(now), device_id],
     )?;
     tx.execute(
         "INSERT INTO server_users (id, user_type, vendor_org, region, created_at) VALUES (?1, ?2, ?3, ?4, ?5)

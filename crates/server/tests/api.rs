@@ -226,13 +226,25 @@ async fn enrolment_code_is_single_use_and_expires() {
               Some(json!({"userId": "u1", "userType": "contractor", "vendorOrg": "V", "region": "EU", "ttlHours": 1})))
         .await;
     let pk = jws::encode_public_key(&SigningKey::from_bytes(&[1; 32]).verifying_key());
-    let body = json!({"code": code["code"], "publicKey": pk});
+    let code_text = code["code"].as_str().unwrap();
+    assert!(
+        code_text.starts_with(|c: char| c.is_ascii_alphanumeric()),
+        "a code never looks like a command-line flag: {code_text}"
+    );
+    // Typed as a person might: lower case, spaces for dashes.
+    let typed = code_text.to_lowercase().replace('-', " ");
     assert_eq!(
-        h.call("POST", "/v1/enroll", None, Some(body.clone()))
-            .await
-            .0,
+        h.call(
+            "POST",
+            "/v1/enroll",
+            None,
+            Some(json!({"code": typed, "publicKey": pk}))
+        )
+        .await
+        .0,
         StatusCode::OK
     );
+    let body = json!({"code": code_text, "publicKey": pk});
     assert_eq!(
         h.call("POST", "/v1/enroll", None, Some(body)).await.0,
         StatusCode::CONFLICT,
