@@ -77,12 +77,13 @@ pub(crate) fn cover_repeats(text: &str, found: Vec<Candidate>) -> Vec<Candidate>
         .map(|f| (&text[f.start..f.end], f))
         .filter(|(v, _)| v.len() >= 4 && distinct.insert(*v))
         .unzip();
-    // A handful of values: one vectorised substring search each beats one automaton pass.
+    // A handful of values: one vectorised substring search each (memchr's, several times
+    // faster than std's two-way search here) beats one automaton pass.
     let occurrences: Vec<(usize, usize)> = if values.len() <= 16 {
         values
             .iter()
             .enumerate()
-            .flat_map(|(k, v)| text.match_indices(v).map(move |(i, _)| (k, i)))
+            .flat_map(|(k, v)| memchr::memmem::find_iter(b, v.as_bytes()).map(move |i| (k, i)))
             .collect()
     } else {
         // Built per call: the NFA builds in microseconds where the default DFA took

@@ -357,14 +357,29 @@ pub(crate) fn namelike_word(w: &str) -> bool {
     let Some(words) = WORDS.as_ref() else {
         return false;
     };
-    let lower = w.to_lowercase();
-    if TECH.contains(&lower.as_str())
-        || ORG.contains(&lower.as_str())
-        || PLACE.contains(&lower.as_str())
-    {
-        return false;
+    with_lowercase(w, |lower| {
+        !TECH_AND_PLACES.contains(lower)
+            && !ORG.contains(&lower)
+            && (!words.common.contains(lower) || words.proper.contains(lower))
+    })
+}
+
+/// Tech and place words in one hashed set: checked for every name candidate, where scanning
+/// the arrays cost more than the rest of the verdict.
+static TECH_AND_PLACES: LazyLock<foldhash::HashSet<&'static str>> =
+    LazyLock::new(|| TECH.iter().chain(&PLACE).copied().collect());
+
+/// Runs `f` on `w` in lower case: an ASCII word is lowered on the stack, without allocating.
+fn with_lowercase<T>(w: &str, f: impl FnOnce(&str) -> T) -> T {
+    let mut buf = [0u8; 32];
+    match buf.get_mut(..w.len()) {
+        Some(lowered) if w.is_ascii() => {
+            lowered.copy_from_slice(w.as_bytes());
+            lowered.make_ascii_lowercase();
+            f(std::str::from_utf8(lowered).unwrap_or_default())
+        }
+        _ => f(&w.to_lowercase()),
     }
-    !words.common.contains(&lower) || words.proper.contains(&lower)
 }
 
 /// Place words that start or end many capitalised runs ("South Africa", "Rua Mouco").
@@ -750,10 +765,7 @@ impl Persons {
                 && text[e..]
                     .strip_prefix(": ")
                     .is_some_and(|said| said.starts_with(|c: char| c.is_uppercase() || c == '"'));
-            if (*common && !speaker)
-                || CALENDAR.contains(&lower)
-                || PLACE.contains(&lower)
-                || TECH.contains(&lower)
+            if (*common && !speaker) || CALENDAR.contains(&lower) || TECH_AND_PLACES.contains(lower)
             {
                 continue;
             }
@@ -886,6 +898,22 @@ impl Persons {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn words_are_lowered_like_to_lowercase() {
+        for w in [
+            "Dana",
+            "WHITFIELD",
+            "x",
+            "",
+            "Ölsen",
+            "ÆRØ",
+            &"Ab".repeat(16),
+            &"Ab".repeat(17),
+        ] {
+            assert_eq!(with_lowercase(w, str::to_owned), w.to_lowercase(), "{w:?}");
+        }
+    }
 
     #[test]
     fn bucketed_lookup_finds_exactly_the_listed_words() {

@@ -9,7 +9,7 @@ use std::str::FromStr;
 use regex::Regex;
 
 use super::gate::{Family, Hits};
-use super::{Seed, context_before, glued_before, is_word_byte};
+use super::{ByteSet, DIGITS, Seed, context_before, glued_before, is_word_byte};
 use crate::error::Result;
 use crate::finding::FindingType;
 use crate::resolve::Candidate;
@@ -134,7 +134,7 @@ fn iin_ok(d: &[u8]) -> bool {
     }
 }
 
-/// `runs`: maximal runs of [`card_byte`]s holding nine digits or more (shared with SSNs);
+/// `runs`: maximal runs of [`CARD_BYTES`] holding nine digits or more (shared with SSNs);
 /// `re` is anchored (see [`super::find_anchored_from`]).
 pub(crate) fn cards(re: &Regex, text: &str, runs: &[(usize, usize)], out: &mut Vec<Candidate>) {
     let b = text.as_bytes();
@@ -193,9 +193,7 @@ fn card_walk_from(b: &[u8], mut pos: usize, end: usize) -> Option<(usize, usize)
 }
 
 /// Bytes a card or SSN match consists of.
-pub(crate) fn card_byte(c: u8) -> bool {
-    c.is_ascii_digit() || c == b' ' || c == b'-'
-}
+pub(crate) const CARD_BYTES: ByteSet = ByteSet::new(&[DIGITS], b" -");
 
 /// Start of the second digit group of the run `s..e` (or `e`), to retry from there.
 fn next_group(b: &[u8], s: usize, e: usize) -> usize {
@@ -317,8 +315,8 @@ fn mod97(iban: &[u8]) -> bool {
 /// `re` is anchored (see [`super::find_anchored_from`]); it matches only capitals, digits and
 /// spaces, so it runs only in runs of those long enough to hold an IBAN.
 pub(crate) fn ibans(re: &Regex, text: &str, out: &mut Vec<Candidate>) {
-    let iban_byte = |c: u8| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b' ';
-    for (rs, re_end) in super::runs(text, iban_byte, Seed::Digit, 2, 15) {
+    const IBAN_BYTES: ByteSet = ByteSet::new(&[DIGITS, (b'A', b'Z')], b" ");
+    for (rs, re_end) in super::runs(text, &IBAN_BYTES, Seed::Digit, 2, 15) {
         let hay = &text[..re_end];
         let mut pos = rs;
         while let Some((s, e)) = super::find_anchored_from(re, hay, pos, |c| c.is_ascii_uppercase())
@@ -422,8 +420,8 @@ pub(crate) fn ssns(re: &Regex, text: &str, runs: &[(usize, usize)], out: &mut Ve
 
 pub(crate) fn ipv4s(re: &Regex, text: &str, out: &mut Vec<Candidate>) {
     let b = text.as_bytes();
-    let ip_byte = |c: u8| c.is_ascii_digit() || c == b'.';
-    let runs = super::runs(text, ip_byte, Seed::Bytes(b"."), 3, 7);
+    const IP_BYTES: ByteSet = ByteSet::new(&[DIGITS], b".");
+    let runs = super::runs(text, &IP_BYTES, Seed::Bytes(b"."), 3, 7);
     for m in super::find_in_runs(re, text, runs) {
         let (s, e) = (m.start(), m.end());
         if glued_before(b, s, b".") {
@@ -484,8 +482,8 @@ pub(crate) fn ipv6s(re: &Regex, text: &str, out: &mut Vec<Candidate>) {
 
 pub(crate) fn macs(re: &Regex, text: &str, out: &mut Vec<Candidate>) {
     let b = text.as_bytes();
-    let mac_byte = |c: u8| c.is_ascii_hexdigit() || matches!(c, b':' | b'-' | b'.');
-    let runs = super::runs(text, mac_byte, Seed::Bytes(b":-."), 2, 14);
+    const MAC_BYTES: ByteSet = ByteSet::new(&[DIGITS, (b'a', b'f'), (b'A', b'F')], b":-.");
+    let runs = super::runs(text, &MAC_BYTES, Seed::Bytes(b":-."), 2, 14);
     for m in super::find_in_runs(re, text, runs) {
         let (s, e) = (m.start(), m.end());
         if (s > 0 && (is_word_byte(b[s - 1]) || matches!(b[s - 1], b':' | b'-' | b'.')))
@@ -573,14 +571,8 @@ impl PhoneRegexes {
 
 /// `hits`: the gate's phone context words.
 pub(crate) fn phones(re: &PhoneRegexes, text: &str, hits: &Hits, out: &mut Vec<Candidate>) {
-    let phone_byte = |c: u8| {
-        c.is_ascii_digit()
-            || matches!(
-                c,
-                b'+' | b'(' | b')' | b' ' | b'.' | b'-' | b'/' | b'x' | b'e' | b't' | b'#'
-            )
-    };
-    for (rs, re_end) in super::runs(text, phone_byte, Seed::Digit, 7, 7) {
+    const PHONE_BYTES: ByteSet = ByteSet::new(&[DIGITS], b"+() .-/xet#");
+    for (rs, re_end) in super::runs(text, &PHONE_BYTES, Seed::Digit, 7, 7) {
         phones_in(re, text, hits, rs, re_end, out);
     }
 }
