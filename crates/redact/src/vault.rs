@@ -75,22 +75,13 @@ impl Vault {
 /// `[TYPE_N]`, written directly: `format!` cost more than the rest of minting one.
 fn placeholder_text(kind: FindingType, n: u32) -> String {
     let stem = kind.as_str();
-    let mut digits = [0u8; 10];
-    let mut at = digits.len();
-    let mut rest = n;
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    let mut p = String::with_capacity(stem.len() + 3 + digits.len() - at);
+    let mut digits = itoa::Buffer::new();
+    let number = digits.format(n);
+    let mut p = String::with_capacity(stem.len() + number.len() + 3);
     p.push('[');
     p.push_str(stem);
     p.push('_');
-    p.extend(digits[at..].iter().map(|&d| char::from(d)));
+    p.push_str(number);
     p.push(']');
     p
 }

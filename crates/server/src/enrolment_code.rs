@@ -20,7 +20,7 @@ pub fn generate() -> crate::Result<String> {
 pub fn normalize(typed: &str) -> String {
     typed
         .chars()
-        .filter(|c| !matches!(c, '-' | ' ' | '\t' | '\n' | '\r'))
+        .filter(|&c| c != '-' && !c.is_whitespace())
         .map(|c| match c.to_ascii_uppercase() {
             'O' => '0',
             'I' | 'L' => '1',
