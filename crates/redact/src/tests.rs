@@ -282,3 +282,16 @@ fn a_street_name_after_a_common_word_is_found_with_or_without_that_word() {
     assert_eq!(streets("Bluebird Rengaskuja 21 "), ["Rengaskuja 21"]);
     assert_eq!(streets("[PERSON_1] Rengaskuja 21 "), ["Rengaskuja 21"]);
 }
+
+#[test]
+fn a_name_before_a_capitalised_value_stays_unfound_once_the_value_is_a_placeholder() {
+    let r = redactor();
+    let mut vault = Vault::new();
+    let once = r.apply("Pui GB82 WEST 1234 5698 7654 32 ", &mut vault);
+    assert_eq!(once.text, "Pui [IBAN_1] ");
+    let twice = r.apply(&once.text, &mut vault);
+    assert_eq!(
+        twice.text, once.text,
+        "redacting twice changes nothing more"
+    );
+}

@@ -794,9 +794,12 @@ impl Persons {
             let prev = prev.as_str();
             // "Victoria Falls", "Jackson Hole": the first word of a longer proper noun (whole
             // names are found as shapes).
-            let next_capitalised = text[e..]
-                .strip_prefix(' ')
-                .is_some_and(|rest| rest.starts_with(char::is_uppercase));
+            // One of our placeholders (`[IBAN_1]`) counts as capitalised: the value it replaced
+            // may have been, and redacting twice must find nothing new.
+            let next_capitalised = text[e..].strip_prefix(' ').is_some_and(|rest| {
+                let rest = rest.strip_prefix('[').unwrap_or(rest);
+                rest.starts_with(char::is_uppercase)
+            });
             let stands_alone = if given {
                 !PLACE_BEFORE.contains(&prev)
                     && !THING_BEFORE.contains(&prev)
